@@ -1,0 +1,70 @@
+"""Reads of the Do-Not-Send list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from bounces.models import DoNotSendEntry
+
+
+def active_entries() -> QuerySet[DoNotSendEntry]:
+    now = timezone.now()
+    return DoNotSendEntry.objects.filter(active=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+def email_domain(address: str) -> str:
+    return address.rsplit("@", 1)[-1].lower() if "@" in address else ""
+
+
+def normalise(channel: str, address: str) -> str:
+    return address.strip().lower() if channel == "email" else address.strip()
+
+
+def blocked_addresses(channel: str, addresses: Iterable[str]) -> dict[str, DoNotSendEntry]:
+    """Map each blocked address (normalised) to the entry blocking it; one query for any number of addresses."""
+    wanted = {normalise(channel, a) for a in addresses if a}
+    if not wanted:
+        return {}
+    domains = {email_domain(a) for a in wanted} if channel == "email" else set()
+    entries = active_entries().filter(channel=channel).filter(
+        Q(is_domain=False, address__in=wanted) | Q(is_domain=True, address__in=domains)
+    )
+    by_address = {e.address: e for e in entries if not e.is_domain}
+    by_domain = {e.address: e for e in entries if e.is_domain}
+    result: dict[str, DoNotSendEntry] = {}
+    for address in wanted:
+        entry = by_address.get(address) or by_domain.get(email_domain(address))
+        if entry is not None:
+            result[address] = entry
+    return result
+
+
+def dns_entry_for(channel: str, address: str) -> DoNotSendEntry | None:
+    return blocked_addresses(channel, [address]).get(normalise(channel, address))
+
+
+def dns_entries_for_client(client: object) -> QuerySet[DoNotSendEntry]:
+    """Entries blocking any of a client's chart or alternate addresses (shown as warnings on the chart)."""
+    addresses: set[str] = set()
+    domains: set[str] = set()
+    contacts = [client]
+    alternate = getattr(client, "messaging_contact", None) if hasattr(client, "messaging_contact") else None
+    if alternate is not None:
+        contacts.append(alternate)
+    for contact in contacts:
+        for field in ("phone", "cell_phone", "fax"):
+            value = str(getattr(contact, field, "") or "")
+            if value:
+                addresses.add(value)
+        email = (getattr(contact, "email", "") or "").lower()
+        if email:
+            addresses.add(email)
+            domains.add(email_domain(email))
+    if not addresses:
+        return DoNotSendEntry.objects.none()
+    return active_entries().filter(
+        Q(is_domain=False, address__in=addresses) | Q(is_domain=True, address__in=domains)
+    )

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+from messaging.models import (
+    Attempt,
+    Broadcast,
+    Delivery,
+    InboundMessage,
+    MessageTemplate,
+    MessageType,
+    ProviderEvent,
+    SystemSetting,
+    SystemSettingChange,
+)
+from messaging.services_settings import setting_update
+from messaging.system_settings import REGISTRY, parse_value
+
+
+class SystemSettingForm(forms.ModelForm):
+    class Meta:
+        model = SystemSetting
+        fields = ["value"]
+
+    def clean_value(self) -> str:
+        definition = REGISTRY.get(self.instance.number)
+        if definition is None:
+            raise ValidationError("Unknown setting number.")
+        from messaging.system_settings import format_value
+
+        return format_value(definition, parse_value(definition, self.cleaned_data["value"]))
+
+
+@admin.register(SystemSetting)
+class SystemSettingAdmin(admin.ModelAdmin):
+    form = SystemSettingForm
+    list_display = ("number", "setting_name", "kind", "value", "updated_at", "updated_by")
+    search_fields = ("=number", "value")
+    readonly_fields = ("number", "setting_name", "kind", "help", "default", "updated_at", "updated_by")
+    fields = ("number", "setting_name", "kind", "help", "default", "value", "updated_at", "updated_by")
+
+    @admin.display(description="Name")
+    def setting_name(self, obj: SystemSetting) -> str:
+        return REGISTRY[obj.number].name if obj.number in REGISTRY else "?"
+
+    @admin.display(description="Type")
+    def kind(self, obj: SystemSetting) -> str:
+        return REGISTRY[obj.number].kind.value if obj.number in REGISTRY else "?"
+
+    @admin.display(description="Help")
+    def help(self, obj: SystemSetting) -> str:
+        return REGISTRY[obj.number].help if obj.number in REGISTRY else ""
+
+    @admin.display(description="Default")
+    def default(self, obj: SystemSetting) -> str:
+        return REGISTRY[obj.number].default if obj.number in REGISTRY else ""
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> tuple[Any, bool]:
+        """Search by number, value, or the setting's name from the registry."""
+        queryset, may_dup = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip().lower()
+        if term:
+            by_name = [n for n, d in REGISTRY.items() if term in d.name.lower()]
+            queryset = queryset | self.model.objects.filter(number__in=by_name)
+        return queryset, may_dup
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: SystemSetting, form: forms.ModelForm, change: bool) -> None:
+        setting_update(number=obj.number, value=form.cleaned_data["value"], user=request.user)
+
+
+@admin.register(SystemSettingChange)
+class SystemSettingChangeAdmin(admin.ModelAdmin):
+    list_display = ("changed_at", "number", "old_value", "new_value", "changed_by")
+    list_filter = ("number",)
+    search_fields = ("=number",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class MessageTemplateInline(admin.StackedInline):
+    model = MessageTemplate
+    extra = 0
+
+
+@admin.register(MessageType)
+class MessageTypeAdmin(admin.ModelAdmin):
+    list_display = ("name", "audience", "selection", "is_manual", "is_hie", "setting_number", "active", "sort_order")
+    list_filter = ("audience", "is_manual", "active")
+    search_fields = ("name", "code")
+    prepopulated_fields = {"code": ("name",)}
+    inlines = [MessageTemplateInline]
+
+
+class AttemptInline(admin.TabularInline):
+    model = Attempt
+    extra = 0
+    can_delete = False
+    readonly_fields = [f.name for f in Attempt._meta.fields]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ("id", "created_at", "recipient_name", "channel", "address", "status", "bounce_category", "hard_bounce", "attempt_count")
+    list_filter = ("status", "channel", "hard_bounce", "bounce_category")
+    search_fields = ("=id", "address", "recipient_name", "provider_message_id")
+    readonly_fields = [f.name for f in Delivery._meta.fields]
+    inlines = [AttemptInline]
+    list_select_related = ("message_type",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Broadcast)
+class BroadcastAdmin(admin.ModelAdmin):
+    list_display = ("id", "created_at", "message_type", "description", "broadcast_at", "state", "automated", "created_by")
+    list_filter = ("state", "automated", "message_type")
+    search_fields = ("=id", "description")
+
+
+@admin.register(ProviderEvent)
+class ProviderEventAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "provider", "event_type", "status", "delivery", "applied")
+    list_filter = ("provider", "event_type", "applied")
+    search_fields = ("event_id",)
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "from_number", "keyword", "client", "appointment")
+    search_fields = ("from_number",)

@@ -1,0 +1,325 @@
+"""Messaging data: settings, message types and templates, broadcasts, deliveries and their attempts.
+
+The database is the source of truth. A Delivery row exists before any provider call; its status
+only moves forward (see ``Status.RANK``) by compare-and-set updates in ``messaging.services``.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Channel(models.TextChoices):
+    VOICE = "voice", "Voice"
+    SMS = "sms", "Text (SMS)"
+    EMAIL = "email", "Email"
+    FAX = "fax", "Fax"
+
+
+class Audience(models.TextChoices):
+    CLIENTS = "clients", "Clients"
+    STAFF = "staff", "Staff users"
+
+
+class Selection(models.TextChoices):
+    """How Refresh finds the recipients of a message type."""
+
+    APPOINTMENTS = "appointments", "Clients with appointments in the date range"
+    INITIAL_APPOINTMENTS = "initial", "Clients with an initial appointment in the date range"
+    COMPLETED_APPOINTMENTS = "completed", "Clients with a completed appointment in the date range"
+    TELEHEALTH = "telehealth", "Clients with a telehealth appointment in the date range"
+    ALL_CLIENTS = "all_clients", "All consenting clients"
+    RENEWALS = "renewals", "Staff with a renewal due in the date range"
+    ALL_STAFF = "all_staff", "All staff users"
+
+
+class SystemSetting(models.Model):
+    """One numbered setting's stored value (see ``messaging.system_settings.REGISTRY``)."""
+
+    number = models.PositiveIntegerField(primary_key=True)
+    value = models.CharField(max_length=1000, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["number"]
+        verbose_name = "system setting"
+
+    def __str__(self) -> str:
+        from messaging.system_settings import REGISTRY
+
+        definition = REGISTRY.get(self.number)
+        return f"{self.number} {definition.name if definition else ''}".strip()
+
+
+class SystemSettingChange(models.Model):
+    number = models.PositiveIntegerField(db_index=True)
+    old_value = models.CharField(max_length=1000, blank=True)
+    new_value = models.CharField(max_length=1000, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+
+class MessageType(models.Model):
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120, unique=True)
+    audience = models.CharField(max_length=8, choices=Audience.choices, default=Audience.CLIENTS)
+    selection = models.CharField(max_length=16, choices=Selection.choices, default=Selection.APPOINTMENTS)
+    is_manual = models.BooleanField(
+        default=True, help_text="Manual types are sent from Utilities > Messaging and need a Description."
+    )
+    is_hie = models.BooleanField(
+        "HIE message", default=False, help_text="Health-information-exchange message: setting 490 applies."
+    )
+    setting_number = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Numbered setting that enrols or configures this type, if any."
+    )
+    active = models.BooleanField(default=True)
+    sort_order = models.PositiveIntegerField(default=100)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_appointment_based(self) -> bool:
+        return self.selection in {
+            Selection.APPOINTMENTS,
+            Selection.INITIAL_APPOINTMENTS,
+            Selection.COMPLETED_APPOINTMENTS,
+            Selection.TELEHEALTH,
+        }
+
+
+class MessageTemplate(models.Model):
+    """One template per (message type, channel)."""
+
+    message_type = models.ForeignKey(MessageType, on_delete=models.CASCADE, related_name="templates")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    sms_body = models.TextField("SMS text", blank=True)
+    email_subject = models.CharField("E-mail subject", max_length=200, blank=True)
+    email_text = models.TextField("E-mail plain text", blank=True)
+    email_html = models.TextField("E-mail HTML", blank=True)
+    voice_script = models.TextField("Voice text-to-speech script", blank=True)
+    voice_audio = models.FileField(
+        "Recorded voice audio", upload_to="voice/", blank=True, help_text="MP3 or WAV; played instead of the script."
+    )
+    fax_body = models.TextField("Fax document text", blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["message_type", "channel"]
+        constraints = [
+            models.UniqueConstraint(fields=["message_type", "channel"], name="one_template_per_type_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_type} / {self.get_channel_display()}"
+
+
+class Broadcast(models.Model):
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CANCELLED = "cancelled", "Cancelled"
+
+    message_type = models.ForeignKey(MessageType, on_delete=models.PROTECT, related_name="broadcasts")
+    description = models.CharField(max_length=255, blank=True)
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    broadcast_at = models.DateTimeField("Broadcast Date")
+    only_preferences = models.BooleanField("Only Send Based on Preferences", default=False)
+    channels = models.JSONField(default=list)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
+    automated = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="broadcasts"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("send_messages", "Can send messages from Utilities > Messaging"),
+            ("view_history", "Can view messaging history"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.message_type} {self.description}".strip()
+
+    @property
+    def sent_by_label(self) -> str:
+        if self.automated or self.created_by is None:
+            return "automated"
+        return self.created_by.get_username()
+
+
+class Status(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    SUPPRESSED = "suppressed", "Suppressed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINAL_STATUSES = frozenset({Status.DELIVERED, Status.FAILED, Status.SUPPRESSED, Status.CANCELLED})
+OPEN_STATUSES = frozenset({Status.SCHEDULED, Status.QUEUED})
+
+
+class RecipientType(models.TextChoices):
+    CLIENT = "client", "Client"
+    STAFF = "staff", "Staff user"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Delivery(models.Model):
+    """One message to one recipient on one channel."""
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="deliveries")
+    message_type = models.ForeignKey(MessageType, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    recipient_type = models.CharField(max_length=8, choices=RecipientType.choices, default=RecipientType.CLIENT)
+    client = models.ForeignKey(
+        "clients.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    appointment = models.ForeignKey(
+        "clients.Appointment", null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
+    recipient_name = models.CharField(max_length=200, blank=True)
+    address = models.CharField(max_length=254)
+    address_source = models.CharField(max_length=16, blank=True, help_text="chart, alternate or user")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    status_reason = models.CharField(max_length=255, blank=True)
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    provider_message_id = models.CharField(max_length=128, blank=True, db_index=True)
+    # Scheduling and leases: the sweeper picks rows whose next_attempt_at is due.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=64, blank=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    redial_count = models.PositiveIntegerField(default=0)
+    resend_count = models.PositiveIntegerField(default=0)
+    # Outcome
+    bounce_category = models.CharField(max_length=24, blank=True, help_text="One of bounces.classify.CATEGORIES")
+    hard_bounce = models.BooleanField(null=True, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_detail = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Exactly-once key for automated messages: (appointment or user, type, offset, channel).
+    dedupe_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "deliveries"
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
+            models.Index(fields=["-created_at", "-id"], name="delivery_history_idx"),
+            models.Index(fields=["broadcast", "status"], name="delivery_broadcast_idx"),
+            models.Index(fields=["channel", "-created_at", "-id"], name="delivery_channel_hist_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Delivery {self.pk} ({self.channel} {self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class Attempt(models.Model):
+    """One provider attempt of a delivery: when, what was sent, what the provider answered."""
+
+    class Kind(models.TextChoices):
+        FIRST = "first", "First attempt"
+        REDIAL = "redial", "Redial"
+        RESEND = "resend", "Resend"
+        RESTART = "restart", "Restart after worker failure"
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.FIRST)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=64, blank=True)
+    request_summary = models.JSONField(default=dict, blank=True)
+    provider_message_id = models.CharField(max_length=128, blank=True, db_index=True)
+    response = models.JSONField(default=dict, blank=True)
+    outcome = models.CharField(max_length=16, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="one_attempt_number")]
+
+
+class ProviderEvent(models.Model):
+    """A provider callback (status, AMD, e-mail tracking, fax), kept raw, linked to its delivery."""
+
+    delivery = models.ForeignKey(Delivery, null=True, blank=True, on_delete=models.CASCADE, related_name="events")
+    provider = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=32, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    applied = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="one_event_per_provider_id")]
+
+
+class HistoryLayout(models.Model):
+    """A user's History columns, in order."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="history_layout")
+    columns = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class InboundMessage(models.Model):
+    """A text a client sent us (two-way SMS), linked to the client and the related delivery."""
+
+    provider_message_id = models.CharField(max_length=64, unique=True)
+    from_number = models.CharField(max_length=32)
+    to_number = models.CharField(max_length=32)
+    body = models.TextField(blank=True)
+    keyword = models.CharField(max_length=16, blank=True)
+    client = models.ForeignKey(
+        "clients.Client", null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound_messages"
+    )
+    delivery = models.ForeignKey(Delivery, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
+    appointment = models.ForeignKey(
+        "clients.Appointment", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]

@@ -1,0 +1,65 @@
+"""Typed helpers that read settings from the environment and fail with a message naming the variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+
+class ConfigurationError(RuntimeError):
+    """A required environment variable is missing or cannot be parsed."""
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str | None = None, *, required: bool = False) -> str:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        if required:
+            raise ConfigurationError(f"Environment variable {name} is required but not set.")
+        return default if default is not None else ""
+    return value
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigurationError(f"Environment variable {name} must be a yes/no value (1/0, true/false), got {raw!r}.")
+
+
+def _parse(name: str, default: object, cast: Callable[[str], object]) -> object:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return cast(raw.strip())
+    except ValueError as exc:
+        raise ConfigurationError(f"Environment variable {name} has an invalid value {raw!r}: {exc}") from exc
+
+
+def env_int(name: str, default: int) -> int:
+    return int(_parse(name, default, int))  # type: ignore[arg-type]
+
+
+def env_float(name: str, default: float) -> float:
+    return float(_parse(name, default, float))  # type: ignore[arg-type]
+
+
+def env_list(name: str, default: list[str] | None = None) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return list(default or [])
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_prefixed(prefix: str) -> dict[str, str]:
+    """Every variable starting with ``prefix``, keyed by the rest of its name (ANYMAIL_X -> X)."""
+    return {key[len(prefix) :]: value for key, value in os.environ.items() if key.startswith(prefix)}

@@ -1,0 +1,243 @@
+"""Settings for PIMSY Messaging, read from the environment (see README "Configuration")."""
+
+from __future__ import annotations
+
+import sys
+import zoneinfo
+from pathlib import Path
+
+import dj_database_url
+
+from pimsy_messaging.env import (
+    ConfigurationError,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_prefixed,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("PIMSY_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DEBUG", False)
+DEMO_MODE = env_bool("PIMSY_DEMO", False)
+TESTING = env_bool("PIMSY_TESTING", "pytest" in sys.modules)
+
+SECRET_KEY = env_str("SECRET_KEY", required=not (DEBUG or DEMO_MODE or TESTING))
+if not SECRET_KEY:
+    SECRET_KEY = "insecure-development-key-only-for-debug-demo-and-tests"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if (DEBUG or DEMO_MODE or TESTING) else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The public URL providers call back (scheme://host[:port]); Twilio signs the exact URL it called.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "phonenumber_field",
+    "django_celery_beat",
+    "anymail",
+    "clients",
+    "messaging",
+    "bounces",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "pimsy_messaging.urls"
+WSGI_APPLICATION = "pimsy_messaging.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "pimsy_messaging.context_processors.product",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'pimsy.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share the file in the demo: WAL lets readers and one writer coexist.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
+
+AUTH_PASSWORD_VALIDATORS = (
+    []
+    if (DEMO_MODE or TESTING)
+    else [
+        {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+        {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+        {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    ]
+)
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+# HIPAA automatic log-off: idle sessions end after this many minutes.
+SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not (DEBUG or DEMO_MODE or TESTING))
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
+
+# --- Locale ---------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("CLINIC_TIME_ZONE", "America/New_York")
+try:
+    zoneinfo.ZoneInfo(TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+    raise ConfigurationError(f"Environment variable CLINIC_TIME_ZONE is not a known time zone: {TIME_ZONE!r}") from exc
+USE_I18N = True
+USE_TZ = True
+PHONENUMBER_DEFAULT_REGION = env_str("DEFAULT_PHONE_REGION", "US")
+PHONENUMBER_DB_FORMAT = "E164"
+PRACTICE_NAME = env_str("PRACTICE_NAME", "Riverbend Behavioral Health")
+PRACTICE_PHONE = env_str("PRACTICE_PHONE", "+15555550100")
+
+# --- Static and media -----------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if (DEBUG or TESTING)
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- Celery ---------------------------------------------------------------------------------
+# Default: kombu's filesystem transport, a broker that needs no server (demo, laptops).
+BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for sub in ("out", "processed"):
+        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "out"),
+        "data_folder_out": str(BROKER_DIR / "out"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+elif CELERY_BROKER_URL.startswith("redis"):
+    # Only short countdowns are used (scheduling lives in the database), so the visibility
+    # timeout only matters for redelivery of tasks of a worker that died.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_PREFETCH", 4)
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Shared rate limiting (per channel, across workers) needs Redis; empty means per-process only.
+RATE_LIMIT_REDIS_URL = env_str(
+    "RATE_LIMIT_REDIS_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""
+)
+
+# --- Dispatcher -----------------------------------------------------------------------------
+DISPATCH_SWEEP_SECONDS = env_float("DISPATCH_SWEEP_SECONDS", 5.0)
+DISPATCH_CHUNK_SIZE = env_int("DISPATCH_CHUNK_SIZE", 200)
+DISPATCH_LEASE_SECONDS = env_int("DISPATCH_LEASE_SECONDS", 120)
+# Grace after a lease expires before a job is restarted, so a provider callback can arrive first.
+DISPATCH_RESTART_GRACE_SECONDS = env_int("DISPATCH_RESTART_GRACE_SECONDS", 300)
+DAY_START_TIME = env_str("MESSAGING_DAY_START", "08:00")
+RATE_LIMITS_PER_SECOND = {
+    "sms": env_float("RATE_SMS_PER_SECOND", 50.0),
+    "voice": env_float("RATE_VOICE_PER_SECOND", 1.0),
+    "email": env_float("RATE_EMAIL_PER_SECOND", 100.0),
+    "fax": env_float("RATE_FAX_PER_SECOND", 1.0),
+}
+
+# --- Providers ------------------------------------------------------------------------------
+TWILIO_ENABLED = env_bool("TWILIO_ENABLED", True)
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000" if (DEMO_MODE or TESTING) else "")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "demo-auth-token" if (DEMO_MODE or TESTING) else "")
+TWILIO_API_BASE = env_str("TWILIO_API_BASE", "")
+TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID", "")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "+15555550100" if (DEMO_MODE or TESTING) else "")
+TWILIO_TTS_VOICE = env_str("TWILIO_TTS_VOICE", "Polly.Joanna")
+TWILIO_TTS_LANGUAGE = env_str("TWILIO_TTS_LANGUAGE", "en-US")
+
+EMAIL_ENABLED = env_bool("EMAIL_ENABLED", True)
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 20)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "reminders@example.org")
+# ANYMAIL_<NAME>=value becomes ANYMAIL["<NAME>"] (e.g. ANYMAIL_MAILGUN_API_KEY, ANYMAIL_WEBHOOK_SECRET).
+ANYMAIL: dict[str, object] = dict(env_prefixed("ANYMAIL_"))
+if "WEBHOOK_SECRET" not in ANYMAIL and (DEMO_MODE or TESTING):
+    ANYMAIL["WEBHOOK_SECRET"] = "demo:demo-webhook-secret"
+if "WEBHOOK_SECRET" in ANYMAIL:
+    ANYMAIL["WEBHOOK_SECRET"] = [s for s in str(ANYMAIL["WEBHOOK_SECRET"]).split(",") if s]
+
+FAX_ENABLED = env_bool("FAX_ENABLED", True)
+FAX_API_BASE = env_str("FAX_API_BASE", "https://fax.api.sinch.com")
+FAX_PROJECT_ID = env_str("FAX_PROJECT_ID", "demo-project" if (DEMO_MODE or TESTING) else "")
+FAX_KEY_ID = env_str("FAX_KEY_ID", "demo-key" if (DEMO_MODE or TESTING) else "")
+FAX_KEY_SECRET = env_str("FAX_KEY_SECRET", "demo-secret" if (DEMO_MODE or TESTING) else "")
+FAX_CALLBACK_USER = env_str("FAX_CALLBACK_USER", "fax" if (DEMO_MODE or TESTING) else "")
+FAX_CALLBACK_PASSWORD = env_str("FAX_CALLBACK_PASSWORD", "demo-fax-callback" if (DEMO_MODE or TESTING) else "")
+
+# Local provider simulators (make demo starts them); the demo page lists what each received.
+SIMULATOR_CONTROL_URLS = {
+    "twilio": env_str("SIM_TWILIO_URL", ""),
+    "fax": env_str("SIM_FAX_URL", ""),
+    "smtp": env_str("SIM_SMTP_CONTROL_URL", ""),
+}
+
+# --- Logging: no PHI; ids only ----------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"twilio.http_client": {"level": "WARNING"}},
+}
