@@ -69,8 +69,16 @@ class DoNotSendEntry(models.Model):
         indexes = [models.Index(fields=["channel", "address"], name="dns_lookup_idx")]
 
     def __str__(self) -> str:
-        what = f"@{self.address}" if self.is_domain else self.address
-        return f"{self.get_channel_display()} {what} ({self.get_reason_display()})"
+        return f"{self.get_channel_display()} {self.display_address} ({self.get_reason_display()})"
+
+    @property
+    def display_address(self) -> str:
+        return f"@{self.address}" if self.is_domain else self.address
+
+    @property
+    def suppression_category(self) -> str:
+        """The category a delivery blocked by this entry shows: "Domain DNS" or "DNS"."""
+        return "Domain DNS" if self.is_domain else "DNS"
 
 
 class SoftBounce(models.Model):
@@ -81,6 +89,9 @@ class SoftBounce(models.Model):
     category = models.CharField(max_length=24)
     delivery = models.ForeignKey("messaging.Delivery", null=True, blank=True, on_delete=models.SET_NULL)
     occurred_at = models.DateTimeField(default=timezone.now)
+    cleared_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when a later message got through: the bounce stops counting."
+    )
 
     class Meta:
         indexes = [models.Index(fields=["channel", "address", "occurred_at"], name="softbounce_window_idx")]

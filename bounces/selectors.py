@@ -29,8 +29,10 @@ def blocked_addresses(channel: str, addresses: Iterable[str]) -> dict[str, DoNot
     if not wanted:
         return {}
     domains = {email_domain(a) for a in wanted} if channel == "email" else set()
-    entries = active_entries().filter(channel=channel).filter(
-        Q(is_domain=False, address__in=wanted) | Q(is_domain=True, address__in=domains)
+    entries = (
+        active_entries()
+        .filter(channel=channel)
+        .filter(Q(is_domain=False, address__in=wanted) | Q(is_domain=True, address__in=domains))
     )
     by_address = {e.address: e for e in entries if not e.is_domain}
     by_domain = {e.address: e for e in entries if e.is_domain}
@@ -65,6 +67,4 @@ def dns_entries_for_client(client: object) -> QuerySet[DoNotSendEntry]:
             domains.add(email_domain(email))
     if not addresses:
         return DoNotSendEntry.objects.none()
-    return active_entries().filter(
-        Q(is_domain=False, address__in=addresses) | Q(is_domain=True, address__in=domains)
-    )
+    return active_entries().filter(Q(is_domain=False, address__in=addresses) | Q(is_domain=True, address__in=domains))

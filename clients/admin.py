@@ -21,8 +21,23 @@ class MessagingContactInline(admin.StackedInline):
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ("last_name", "first_name", "date_of_birth", "cell_phone", "email", "time_zone", "part2_diagnosis", "is_active")
-    list_filter = ("is_active", "part2_diagnosis", "preferred_language", "messaging__consent_given", "messaging__preferred_contact_method")
+    list_display = (
+        "last_name",
+        "first_name",
+        "date_of_birth",
+        "cell_phone",
+        "email",
+        "time_zone",
+        "part2_diagnosis",
+        "is_active",
+    )
+    list_filter = (
+        "is_active",
+        "part2_diagnosis",
+        "preferred_language",
+        "messaging__consent_given",
+        "messaging__preferred_contact_method",
+    )
     search_fields = ("last_name", "first_name", "email", "phone", "cell_phone", "=id")
     inlines = [MessagingProfileInline, MessagingContactInline]
     list_per_page = 50

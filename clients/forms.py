@@ -8,7 +8,9 @@ YES_NO = [(True, "Yes"), (False, "No")]
 
 
 def _yes_no() -> forms.TypedChoiceField:
-    return forms.TypedChoiceField(choices=YES_NO, coerce=lambda v: v in (True, "True", "true", "1"), widget=forms.RadioSelect)
+    return forms.TypedChoiceField(
+        choices=YES_NO, coerce=lambda v: v in (True, "True", "true", "1"), widget=forms.RadioSelect
+    )
 
 
 class MessagingProfileForm(forms.ModelForm):
@@ -33,12 +35,32 @@ class ContactInfoForm(forms.ModelForm):
     class Meta:
         model = Client
         fields = [
-            "phone", "cell_phone", "email", "fax", "address_line1", "address_line2", "city", "state",
-            "postal_code", "time_zone", "preferred_language",
+            "phone",
+            "cell_phone",
+            "email",
+            "fax",
+            "address_line1",
+            "address_line2",
+            "city",
+            "state",
+            "postal_code",
+            "time_zone",
+            "preferred_language",
         ]
 
 
 class MessagingContactForm(forms.ModelForm):
     class Meta:
         model = MessagingContact
-        fields = ["name", "relationship", "phone", "cell_phone", "email", "fax", "address_line1", "city", "state", "postal_code"]
+        fields = [
+            "name",
+            "relationship",
+            "phone",
+            "cell_phone",
+            "email",
+            "fax",
+            "address_line1",
+            "city",
+            "state",
+            "postal_code",
+        ]

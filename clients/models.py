@@ -196,9 +196,7 @@ class Appointment(models.Model):
     start = models.DateTimeField(db_index=True)
     end = models.DateTimeField()
     status = models.CharField(max_length=12, choices=AppointmentStatus.choices, default=AppointmentStatus.SCHEDULED)
-    confirmation = models.CharField(
-        max_length=12, choices=ConfirmationStatus.choices, default=ConfirmationStatus.NONE
-    )
+    confirmation = models.CharField(max_length=12, choices=ConfirmationStatus.choices, default=ConfirmationStatus.NONE)
     location = models.CharField(max_length=200, blank=True)
     is_telehealth = models.BooleanField(default=False)
     meeting_link = models.URLField(blank=True)

@@ -10,7 +10,13 @@ from django.utils import timezone
 
 from clients.models import Client, MessagingContact, MessagingProfile, ProfileChange
 
-AUDITED_PROFILE_FIELDS = ("consent_given", "preferred_contact_method", "use_client_detail_info", "voicemail_ok", "sms_opted_out")
+AUDITED_PROFILE_FIELDS = (
+    "consent_given",
+    "preferred_contact_method",
+    "use_client_detail_info",
+    "voicemail_ok",
+    "sms_opted_out",
+)
 
 
 def _display(instance: Any, field: str) -> str:
@@ -43,9 +49,14 @@ def messaging_profile_update(
         setattr(profile, field, new)
         audit.append(
             ProfileChange(
-                client=client, field=field, old_value=old_text, new_value=_display(profile, field),
+                client=client,
+                field=field,
+                old_value=old_text,
+                new_value=_display(profile, field),
                 changed_by=user if user is not None and user.is_authenticated else None,
-                source=source, evidence=evidence[:255], changed_at=now,
+                source=source,
+                evidence=evidence[:255],
+                changed_at=now,
             )
         )
         if field == "consent_given":
@@ -57,13 +68,17 @@ def messaging_profile_update(
     return profile
 
 
-def messaging_contact_update(*, client: Client, data: dict[str, Any], user: AbstractBaseUser | None) -> MessagingContact:
+def messaging_contact_update(
+    *, client: Client, data: dict[str, Any], user: AbstractBaseUser | None
+) -> MessagingContact:
     contact, _ = MessagingContact.objects.get_or_create(client=client)
     for field, value in data.items():
         setattr(contact, field, value)
     contact.save()
     ProfileChange.objects.create(
-        client=client, field="messaging_contact", new_value="updated",
+        client=client,
+        field="messaging_contact",
+        new_value="updated",
         changed_by=user if user is not None and user.is_authenticated else None,
     )
     return contact

@@ -115,7 +115,17 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "recipient_name", "channel", "address", "status", "bounce_category", "hard_bounce", "attempt_count")
+    list_display = (
+        "id",
+        "created_at",
+        "recipient_name",
+        "channel",
+        "address",
+        "status",
+        "bounce_category",
+        "hard_bounce",
+        "attempt_count",
+    )
     list_filter = ("status", "channel", "hard_bounce", "bounce_category")
     search_fields = ("=id", "address", "recipient_name", "provider_message_id")
     readonly_fields = [f.name for f in Delivery._meta.fields]
@@ -128,7 +138,16 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 @admin.register(Broadcast)
 class BroadcastAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "message_type", "description", "broadcast_at", "state", "automated", "created_by")
+    list_display = (
+        "id",
+        "created_at",
+        "message_type",
+        "description",
+        "broadcast_at",
+        "state",
+        "automated",
+        "created_by",
+    )
     list_filter = ("state", "automated", "message_type")
     search_fields = ("=id", "description")
 

@@ -39,15 +39,25 @@ def _client_templates(sms: str, subject: str, text: str, voice: str, fax: str) -
 
 MESSAGE_TYPES: list[dict[str, Any]] = [
     {
-        "code": "client-upcoming-appointment", "name": "Client Upcoming Appointment", "audience": "clients",
-        "selection": "appointments", "is_manual": False, "setting_number": 773, "sort_order": 10,
+        "code": "client-upcoming-appointment",
+        "name": "Client Upcoming Appointment",
+        "audience": "clients",
+        "selection": "appointments",
+        "is_manual": False,
+        "setting_number": 773,
+        "sort_order": 10,
         "templates": _client_templates(
             APPT_SMS, "Appointment reminder from {{ practice_name }}", APPT_EMAIL_TEXT, APPT_VOICE, APPT_FAX
         ),
     },
     {
-        "code": "initial-appointment-confirmation", "name": "Initial Appointment Confirmation",
-        "audience": "clients", "selection": "initial", "is_manual": False, "setting_number": 776, "sort_order": 20,
+        "code": "initial-appointment-confirmation",
+        "name": "Initial Appointment Confirmation",
+        "audience": "clients",
+        "selection": "initial",
+        "is_manual": False,
+        "setting_number": 776,
+        "sort_order": 20,
         "templates": _client_templates(
             "{{ practice_name }}: welcome! Your first appointment is {{ appointment_date }} at "
             "{{ appointment_time }}. {{ confirm_instructions }}",
@@ -62,8 +72,13 @@ MESSAGE_TYPES: list[dict[str, Any]] = [
         ),
     },
     {
-        "code": "post-appointment-message", "name": "Post Appointment Message", "audience": "clients",
-        "selection": "completed", "is_manual": False, "setting_number": 780, "sort_order": 30,
+        "code": "post-appointment-message",
+        "name": "Post Appointment Message",
+        "audience": "clients",
+        "selection": "completed",
+        "is_manual": False,
+        "setting_number": 780,
+        "sort_order": 30,
         "templates": _client_templates(
             "{{ practice_name }}: thank you for visiting today. Questions? Call {{ practice_phone }}.",
             "Thank you from {{ practice_name }}",
@@ -74,8 +89,13 @@ MESSAGE_TYPES: list[dict[str, Any]] = [
         ),
     },
     {
-        "code": "user-renewals", "name": "User Renewals", "audience": "staff", "selection": "renewals",
-        "is_manual": False, "setting_number": None, "sort_order": 40,
+        "code": "user-renewals",
+        "name": "User Renewals",
+        "audience": "staff",
+        "selection": "renewals",
+        "is_manual": False,
+        "setting_number": None,
+        "sort_order": 40,
         "templates": _client_templates(
             "{{ practice_name }}: your {{ renewal_item }} is due for renewal on {{ renewal_date }}.",
             "Renewal due: {{ renewal_item }}",
@@ -86,8 +106,13 @@ MESSAGE_TYPES: list[dict[str, Any]] = [
         ),
     },
     {
-        "code": "jaas-telehealth-1", "name": "JaaS Telehealth Message 1", "audience": "clients",
-        "selection": "telehealth", "is_manual": False, "setting_number": 759, "sort_order": 50,
+        "code": "jaas-telehealth-1",
+        "name": "JaaS Telehealth Message 1",
+        "audience": "clients",
+        "selection": "telehealth",
+        "is_manual": False,
+        "setting_number": 759,
+        "sort_order": 50,
         "templates": _client_templates(
             "{{ practice_name }}: your video visit is {{ appointment_date }} at {{ appointment_time }}. "
             "Join: {{ telehealth_link }}",
@@ -100,8 +125,13 @@ MESSAGE_TYPES: list[dict[str, Any]] = [
         ),
     },
     {
-        "code": "jaas-telehealth-2", "name": "JaaS Telehealth Message 2", "audience": "clients",
-        "selection": "telehealth", "is_manual": False, "setting_number": 760, "sort_order": 60,
+        "code": "jaas-telehealth-2",
+        "name": "JaaS Telehealth Message 2",
+        "audience": "clients",
+        "selection": "telehealth",
+        "is_manual": False,
+        "setting_number": 760,
+        "sort_order": 60,
         "templates": _client_templates(
             "{{ practice_name }}: your video visit starts at {{ appointment_time }}. Join: {{ telehealth_link }}",
             "Your video visit starts soon",
@@ -112,8 +142,13 @@ MESSAGE_TYPES: list[dict[str, Any]] = [
         ),
     },
     {
-        "code": "billing-statement", "name": "Billing Statement", "audience": "clients",
-        "selection": "all_clients", "is_manual": False, "setting_number": 182, "sort_order": 70,
+        "code": "billing-statement",
+        "name": "Billing Statement",
+        "audience": "clients",
+        "selection": "all_clients",
+        "is_manual": False,
+        "setting_number": 182,
+        "sort_order": 70,
         "templates": _client_templates(
             "{{ practice_name }}: {{ statement_message }}",
             "Your statement from {{ practice_name }}",
@@ -123,8 +158,13 @@ MESSAGE_TYPES: list[dict[str, Any]] = [
         ),
     },
     {
-        "code": "portal-password-change", "name": "Portal Password Change", "audience": "clients",
-        "selection": "all_clients", "is_manual": False, "setting_number": 371, "sort_order": 80,
+        "code": "portal-password-change",
+        "name": "Portal Password Change",
+        "audience": "clients",
+        "selection": "all_clients",
+        "is_manual": False,
+        "setting_number": 371,
+        "sort_order": 80,
         "templates": _client_templates(
             "{{ practice_name }}: {{ portal_message }}",
             "Your portal password was changed",
@@ -134,8 +174,14 @@ MESSAGE_TYPES: list[dict[str, Any]] = [
         ),
     },
     {
-        "code": "hie-release-notice", "name": "HIE Release Notice", "audience": "clients",
-        "selection": "all_clients", "is_manual": True, "is_hie": True, "setting_number": 490, "sort_order": 85,
+        "code": "hie-release-notice",
+        "name": "HIE Release Notice",
+        "audience": "clients",
+        "selection": "all_clients",
+        "is_manual": True,
+        "is_hie": True,
+        "setting_number": 490,
+        "sort_order": 85,
         "templates": _client_templates(
             "{{ practice_name }}: {{ description }}",
             "A notice from {{ practice_name }}",
@@ -145,8 +191,13 @@ MESSAGE_TYPES: list[dict[str, Any]] = [
         ),
     },
     {
-        "code": "ad-hoc-clients", "name": "Ad Hoc (clients)", "audience": "clients", "selection": "all_clients",
-        "is_manual": True, "setting_number": None, "sort_order": 90,
+        "code": "ad-hoc-clients",
+        "name": "Ad Hoc (clients)",
+        "audience": "clients",
+        "selection": "all_clients",
+        "is_manual": True,
+        "setting_number": None,
+        "sort_order": 90,
         "templates": _client_templates(
             "{{ practice_name }}: {{ description }}",
             "A message from {{ practice_name }}",
@@ -156,8 +207,13 @@ MESSAGE_TYPES: list[dict[str, Any]] = [
         ),
     },
     {
-        "code": "ad-hoc-staff", "name": "Ad Hoc (staff users)", "audience": "staff", "selection": "all_staff",
-        "is_manual": True, "setting_number": None, "sort_order": 95,
+        "code": "ad-hoc-staff",
+        "name": "Ad Hoc (staff users)",
+        "audience": "staff",
+        "selection": "all_staff",
+        "is_manual": True,
+        "setting_number": None,
+        "sort_order": 95,
         "templates": _client_templates(
             "{{ practice_name }}: {{ description }}",
             "Staff notice",

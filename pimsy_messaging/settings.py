@@ -193,7 +193,9 @@ RATE_LIMITS_PER_SECOND = {
 
 # --- Providers ------------------------------------------------------------------------------
 TWILIO_ENABLED = env_bool("TWILIO_ENABLED", True)
-TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000" if (DEMO_MODE or TESTING) else "")
+TWILIO_ACCOUNT_SID = env_str(
+    "TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000" if (DEMO_MODE or TESTING) else ""
+)
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "demo-auth-token" if (DEMO_MODE or TESTING) else "")
 TWILIO_API_BASE = env_str("TWILIO_API_BASE", "")
 TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID", "")

@@ -65,10 +65,19 @@ def staff_user(django_user_model: Any) -> Any:
     """A clinic staff member with the messaging and client permissions (not a superuser)."""
     from django.contrib.auth.models import Permission
 
-    user = django_user_model.objects.create_user("staff", password="staff-pass-123", first_name="Sam", last_name="Staff")
+    user = django_user_model.objects.create_user(
+        "staff", password="staff-pass-123", first_name="Sam", last_name="Staff"
+    )
     codenames = [
-        "view_client", "change_client", "change_messagingprofile", "view_appointment",
-        "send_messages", "view_history", "view_donotsendentry", "add_donotsendentry", "change_donotsendentry",
+        "view_client",
+        "change_client",
+        "change_messagingprofile",
+        "view_appointment",
+        "send_messages",
+        "view_history",
+        "view_donotsendentry",
+        "add_donotsendentry",
+        "change_donotsendentry",
     ]
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
     return user
