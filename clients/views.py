@@ -44,6 +44,7 @@ def _chart_context(client: Client, **forms: object) -> dict[str, object]:
         "contact_form": MessagingContactForm(instance=alternate),
         "changes": client.profile_changes.select_related("changed_by")[:10],
         "dns_warnings": _dns_warnings(client),
+        "tab": "contacts",
     }
     context.update(forms)
     return context
@@ -59,7 +60,8 @@ def _dns_warnings(client: Client) -> list[object]:
 @permission_required("clients.view_client", raise_exception=True)
 def client_chart(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
-    return render(request, "clients/chart.html", _chart_context(client))
+    tab = "basic" if request.GET.get("tab") == "basic" else "contacts"
+    return render(request, "clients/chart.html", _chart_context(client, tab=tab))
 
 
 @login_required
@@ -92,6 +94,7 @@ def contact_info_edit(request: HttpRequest, pk: int) -> HttpResponse:
         context = _chart_context(client)
     else:
         context = _chart_context(Client.objects.get(pk=pk), info_form=form)
+    context["tab"] = "basic"
     return render(request, _template(request, "clients/chart.html", "contact-info"), context)
 
 

@@ -59,6 +59,7 @@ def test_view_only_user_cannot_edit(client, django_user_model):
 def test_chart_shows_seed_labels(staff_client):
     c = make_client()
     html = staff_client.get(reverse("clients:chart", args=[c.pk])).content.decode()
+    assert "Basic Information" in html
     for label in (
         "Client Automated Messaging Contact",
         "Messaging Consent Given",

@@ -19,6 +19,7 @@ def test_contacts_tab_consent_and_preference_saved(logged_in_page, live_server):
     page.fill("input[name=q]", "Brooks")
     page.wait_for_selector("text=Brooks, Imani")
     page.click("text=Brooks, Imani")
+    page.click("a.tab:has-text('Contacts')")
     page.wait_for_selector("text=Client Automated Messaging Contact")
 
     section = page.locator("#messaging-profile")
@@ -41,7 +42,7 @@ def test_contacts_tab_consent_and_preference_saved(logged_in_page, live_server):
 def test_invalid_phone_shows_error_next_to_field(logged_in_page, live_server):
     client = make_client(first_name="Rafael", last_name="Ortiz")
     page = logged_in_page
-    page.goto(f"{live_server.url}/clients/{client.pk}/")
+    page.goto(f"{live_server.url}/clients/{client.pk}/?tab=basic")
     page.fill("#contact-info input[name=cell_phone]", "12345")
     page.click("#contact-info button:has-text('Save contact information')")
     error = page.locator("#field-cell_phone .field-error")
