@@ -241,5 +241,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"twilio.http_client": {"level": "WARNING"}},
+    "loggers": {"twilio.http_client": {"level": "WARNING"}, "flufl.bounce": {"level": "WARNING"}},
 }
