@@ -1,8 +1,38 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
+from django.core import checks
 
 
 class BouncesConfig(AppConfig):
     name = "bounces"
     verbose_name = "Bounces and Do-Not-Send list"
+
+    def ready(self) -> None:
+        from anymail.signals import inbound, tracking
+
+        from bounces.inbound import on_inbound
+        from bounces.tracking import on_tracking
+
+        tracking.connect(on_tracking, dispatch_uid="bounces.tracking")
+        inbound.connect(on_inbound, dispatch_uid="bounces.inbound")
+        checks.register(webhook_secret_check, checks.Tags.security)
+
+
+def webhook_secret_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """anymail's webhooks (/anymail/<esp>/tracking/, /inbound/) accept anyone without a secret."""
+    from django.conf import settings
+
+    secret = (getattr(settings, "ANYMAIL", {}) or {}).get("WEBHOOK_SECRET")
+    if secret:
+        return []
+    level = checks.Warning if settings.DEBUG else checks.Error
+    return [
+        level(
+            "ANYMAIL['WEBHOOK_SECRET'] is not set: the e-mail tracking and inbound webhooks are open to anyone.",
+            hint="Set ANYMAIL_WEBHOOK_SECRET=user:long-random-password and use it in the ESP's webhook URL.",
+            id="bounces.E001",
+        )
+    ]

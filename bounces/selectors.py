@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from bounces.models import DoNotSendEntry
+from messaging import clock
 
 
 def active_entries() -> QuerySet[DoNotSendEntry]:
-    now = timezone.now()
+    now = clock.now()
     return DoNotSendEntry.objects.filter(active=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 

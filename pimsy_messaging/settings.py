@@ -93,7 +93,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 
@@ -190,6 +189,14 @@ RATE_LIMITS_PER_SECOND = {
     "email": env_float("RATE_EMAIL_PER_SECOND", 100.0),
     "fax": env_float("RATE_FAX_PER_SECOND", 1.0),
 }
+
+# --- Bounces ---------------------------------------------------------------------------------
+# After SOFT_BOUNCE_LIMIT soft bounces within SOFT_BOUNCE_WINDOW_DAYS an address is suppressed for
+# SOFT_BOUNCE_SUPPRESS_DAYS; raw DSNs are matched to deliveries sent within DSN_MATCH_DAYS.
+SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3)
+SOFT_BOUNCE_WINDOW_DAYS = env_int("SOFT_BOUNCE_WINDOW_DAYS", 7)
+SOFT_BOUNCE_SUPPRESS_DAYS = env_int("SOFT_BOUNCE_SUPPRESS_DAYS", 3)
+DSN_MATCH_DAYS = env_int("DSN_MATCH_DAYS", 7)
 
 # --- Providers ------------------------------------------------------------------------------
 TWILIO_ENABLED = env_bool("TWILIO_ENABLED", True)

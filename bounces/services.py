@@ -1,0 +1,431 @@
+"""Writes of the bounce policy: the Do-Not-Send list, soft-bounce counting and SMS STOP/START.
+
+- ``bounce_record``: what a classified failure does to the address (hard: Do-Not-Send entry;
+  soft: a SoftBounce row, and after too many within a window a suppression that expires).
+- ``bounce_success``: a delivered message resets the address's soft-bounce count.
+- ``dns_add`` / ``dns_remove`` / ``address_suppression``: the list itself (one active entry per
+  channel and address; removal keeps the row, with who, when and why).
+- ``sms_opt_out`` / ``sms_opt_in``: STOP and START replies, which also update the client's
+  messaging profile (audited).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from bounces import conf
+from bounces.models import DnsReason, DoNotSendEntry, SoftBounce
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from bounces.classify import Classification
+    from messaging.models import Delivery
+
+logger = logging.getLogger(__name__)
+
+DNS_CATEGORY = "DNS"
+DOMAIN_DNS_CATEGORY = "Domain DNS"
+PHONE_CHANNELS = frozenset({"sms", "voice", "fax"})
+CHANNELS = frozenset({"email", "sms", "voice", "fax"})
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def _now() -> datetime:
+    from messaging.clock import now
+
+    return now()
+
+
+def _user(user: AbstractBaseUser | None) -> Any:
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
+
+
+# --- Addresses ---------------------------------------------------------------------------------
+
+
+def normalise_address(*, channel: str, address: str, is_domain: bool = False, strict: bool = False) -> str:
+    """The stored form of an address: E.164 for phones, lower-case e-mail, or a bare domain.
+
+    ``strict`` (staff entry) requires a phone number that exists in the numbering plan; otherwise
+    a possible number is enough (test and demo numbers such as +1 555 …). Raises
+    ``ValidationError`` with a message staff can act on.
+    """
+    if channel not in CHANNELS:
+        raise ValidationError(f"Unknown channel {channel!r}.")
+    value = (address or "").strip()
+    if not value:
+        raise ValidationError("Enter an address.")
+    if is_domain:
+        if channel != "email":
+            raise ValidationError("Only e-mail addresses can be blocked by domain.")
+        return _normalise_domain(value)
+    if channel == "email":
+        if value.startswith("@"):
+            raise ValidationError("To block a whole domain, tick “Whole domain”, or enter an e-mail address.")
+        value = value.lower()
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise ValidationError("Enter a valid e-mail address, such as name@example.org.") from None
+        return value
+    return normalise_phone(value, strict=strict)
+
+
+def normalise_phone(value: str, *, strict: bool = False) -> str:
+    try:
+        number = phonenumbers.parse(value, settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        number = None
+    check = phonenumbers.is_valid_number if strict else phonenumbers.is_possible_number
+    if number is None or not check(number):
+        raise ValidationError("Enter a valid phone number, such as +1 617 555 0123.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _normalise_domain(value: str) -> str:
+    domain = value.lower().lstrip("@").rstrip(".")
+    if "@" in domain:
+        domain = domain.rsplit("@", 1)[-1]
+    if not _DOMAIN_RE.match(domain):
+        raise ValidationError("Enter a valid domain, such as @example.org.")
+    return domain
+
+
+def _stored_address(channel: str, address: str) -> str:
+    """Best-effort normalisation for addresses that come from deliveries (already validated once)."""
+    try:
+        return normalise_address(channel=channel, address=address)
+    except ValidationError:
+        return address.strip().lower() if channel == "email" else address.strip()
+
+
+# --- The Do-Not-Send list ------------------------------------------------------------------------
+
+
+def _active(channel: str, address: str, is_domain: bool) -> DoNotSendEntry | None:
+    return (
+        DoNotSendEntry.objects.select_for_update()
+        .filter(channel=channel, address=address, is_domain=is_domain, active=True)
+        .first()
+    )
+
+
+def _retire(entry: DoNotSendEntry, *, user: Any, reason: str, now: datetime) -> None:
+    entry.active = False
+    entry.removed_at = now
+    entry.removed_by = user
+    entry.removal_reason = reason[:255]
+    entry.save(update_fields=["active", "removed_at", "removed_by", "removal_reason"])
+
+
+def dns_add(
+    *,
+    channel: str,
+    address: str,
+    is_domain: bool = False,
+    reason: str,
+    user: AbstractBaseUser | None = None,
+    note: str = "",
+    category: str = "",
+    source_delivery: Delivery | None = None,
+    expires_at: datetime | None = None,
+) -> DoNotSendEntry:
+    """Put an address (or an e-mail domain) on the Do-Not-Send list; idempotent.
+
+    One active entry per channel and address: adding again returns the entry that exists. A
+    permanent entry replaces a temporary (expiring) one; an expired entry is retired first.
+    Raises ``ValidationError`` for an address that is not valid on the channel.
+    """
+    if reason not in DnsReason.values:
+        raise ValueError(f"unknown Do-Not-Send reason {reason!r}")
+    value = normalise_address(channel=channel, address=address, is_domain=is_domain)
+    fields = {
+        "reason": reason,
+        "category": category or (DOMAIN_DNS_CATEGORY if is_domain else DNS_CATEGORY),
+        "note": note[:255],
+        "source_delivery": source_delivery,
+        "created_by": _user(user),
+        "expires_at": expires_at,
+    }
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                return _dns_add_locked(channel, value, is_domain, fields)
+        except IntegrityError:
+            # A concurrent add won the race for the one active entry: read it on the next round.
+            continue
+    raise RuntimeError("could not add the Do-Not-Send entry")  # pragma: no cover
+
+
+def _dns_add_locked(channel: str, address: str, is_domain: bool, fields: dict[str, Any]) -> DoNotSendEntry:
+    now = _now()
+    existing = _active(channel, address, is_domain)
+    if existing is not None:
+        expired = existing.expires_at is not None and existing.expires_at <= now
+        upgrade = existing.expires_at is not None and (
+            fields["expires_at"] is None or fields["expires_at"] > existing.expires_at
+        )
+        if not (expired or upgrade):
+            return existing
+        _retire(
+            existing,
+            user=None,
+            reason="Suppression expired" if expired else f"Replaced: {DnsReason(fields['reason']).label}",
+            now=now,
+        )
+    return DoNotSendEntry.objects.create(
+        channel=channel, address=address, is_domain=is_domain, created_at=now, **fields
+    )
+
+
+def dns_remove(*, entry: DoNotSendEntry, user: AbstractBaseUser | None, reason: str) -> DoNotSendEntry:
+    """Take an entry off the list. The reason is required and kept with the (inactive) entry."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Give a reason for removing this entry.")
+    with transaction.atomic():
+        locked = DoNotSendEntry.objects.select_for_update().get(pk=entry.pk)
+        if locked.active:
+            _retire(locked, user=_user(user), reason=reason, now=_now())
+    entry.refresh_from_db()
+    return entry
+
+
+def address_suppression(channel: str, address: str) -> DoNotSendEntry | None:
+    """The active, unexpired entry that blocks ``address`` on ``channel`` (address before domain).
+
+    The category a suppressed delivery shows is ``entry.suppression_category``: "DNS" for an
+    address entry, "Domain DNS" for an e-mail domain entry.
+    """
+    if not address:
+        return None
+    value = _stored_address(channel, address)
+    wanted = Q(is_domain=False, address=value)
+    if channel == "email" and "@" in value:
+        wanted |= Q(is_domain=True, address=value.rsplit("@", 1)[1])
+    entries = (
+        DoNotSendEntry.objects.filter(channel=channel, active=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=_now()))
+        .filter(wanted)
+        .order_by("is_domain", "-created_at")
+    )
+    return entries.first()
+
+
+# --- Bounces ---------------------------------------------------------------------------------------
+
+
+def bounce_reason_for(channel: str, classification: Classification) -> str:
+    """Which Do-Not-Send reason a hard failure records."""
+    hint = (getattr(classification, "reason", "") or "").lower()
+    if classification.category in (DNS_CATEGORY, DOMAIN_DNS_CATEGORY):
+        if channel == "sms":
+            return DnsReason.SMS_STOP
+        if "complain" in hint or "spam" in hint:
+            return DnsReason.COMPLAINT
+        if "unsubscrib" in hint:
+            return DnsReason.UNSUBSCRIBE
+        return DnsReason.PROVIDER
+    return DnsReason.HARD_BOUNCE
+
+
+def bounce_record(*, delivery: Delivery, classification: Classification) -> None:
+    """Apply the bounce policy to a failed delivery's address.
+
+    Hard: the address goes on the Do-Not-Send list for the delivery's channel (idempotent).
+    Soft: a SoftBounce row; too many within the window suppress the address for a while.
+    Failures on our side (``classification.ours``) say nothing about the recipient: ignored.
+    """
+    if not delivery.address or getattr(classification, "ours", False):
+        return
+    if classification.hard:
+        _record_hard(delivery, classification)
+    else:
+        _record_soft(delivery, classification)
+
+
+def _record_hard(delivery: Delivery, classification: Classification) -> None:
+    try:
+        dns_add(
+            channel=delivery.channel,
+            address=delivery.address,
+            reason=bounce_reason_for(delivery.channel, classification),
+            category=classification.category,
+            source_delivery=delivery,
+            note=(getattr(classification, "reason", "") or "")[:255],
+        )
+    except ValidationError:
+        logger.warning("delivery %s: hard bounce for an address that is not valid on its channel", delivery.pk)
+
+
+def _record_soft(delivery: Delivery, classification: Classification) -> None:
+    now = _now()
+    address = _stored_address(delivery.channel, delivery.address)
+    SoftBounce.objects.create(
+        channel=delivery.channel,
+        address=address,
+        category=classification.category,
+        delivery=delivery,
+        occurred_at=now,
+    )
+    limit = conf.soft_bounce_limit()
+    if not limit:
+        return
+    recent = SoftBounce.objects.filter(
+        channel=delivery.channel,
+        address=address,
+        cleared_at__isnull=True,
+        occurred_at__gt=now - conf.soft_bounce_window(),
+    ).count()
+    if recent < limit:
+        return
+    try:
+        dns_add(
+            channel=delivery.channel,
+            address=address,
+            reason=DnsReason.SOFT_BOUNCES,
+            category=classification.category,
+            source_delivery=delivery,
+            note=f"{recent} soft bounces within {conf.soft_bounce_window().days} days",
+            expires_at=now + conf.soft_bounce_suppression(),
+        )
+    except ValidationError:
+        logger.warning("delivery %s: soft bounces for an address that is not valid on its channel", delivery.pk)
+
+
+def bounce_success(*, channel: str, address: str) -> int:
+    """A message reached ``address``: its soft bounces stop counting. Returns how many were cleared."""
+    if not address:
+        return 0
+    return SoftBounce.objects.filter(
+        channel=channel, address=_stored_address(channel, address), cleared_at__isnull=True
+    ).update(cleared_at=_now())
+
+
+# --- SMS STOP / START ------------------------------------------------------------------------------
+
+
+def _clients_with_cell(phone: str) -> list[Any]:
+    from clients.models import Client
+
+    return list(Client.objects.filter(Q(cell_phone=phone) | Q(messaging_contact__cell_phone=phone)).distinct())
+
+
+def _set_sms_opted_out(phone: str, *, opted_out: bool, evidence: str) -> int:
+    from clients.services import messaging_profile_update
+
+    clients = _clients_with_cell(phone)
+    for client in clients:
+        messaging_profile_update(
+            client=client,
+            changes={"sms_opted_out": opted_out},
+            user=None,
+            source="sms-keyword",
+            evidence=evidence,
+        )
+    return len(clients)
+
+
+def sms_opt_out(*, phone: str, evidence: str = "") -> DoNotSendEntry:
+    """A STOP reply: the number goes on the SMS Do-Not-Send list and every client with it as cell
+    phone is marked "Replied STOP to texts" (audited, source "sms-keyword")."""
+    number = normalise_phone(phone)
+    with transaction.atomic():
+        entry = dns_add(channel="sms", address=number, reason=DnsReason.SMS_STOP, category=DNS_CATEGORY, note=evidence)
+        _set_sms_opted_out(number, opted_out=True, evidence=evidence)
+    return entry
+
+
+def sms_opt_in(*, phone: str, evidence: str = "") -> int:
+    """A START reply: lifts the STOP entry (other entries stay) and clears "Replied STOP to texts".
+
+    Returns how many STOP entries were lifted.
+    """
+    number = normalise_phone(phone)
+    with transaction.atomic():
+        entries = list(
+            DoNotSendEntry.objects.filter(
+                channel="sms", address=number, is_domain=False, active=True, reason=DnsReason.SMS_STOP
+            )
+        )
+        for entry in entries:
+            dns_remove(entry=entry, user=None, reason=f"Replied START. {evidence}".strip())
+        _set_sms_opted_out(number, opted_out=False, evidence=evidence)
+    return len(entries)
+
+
+# --- One-click unsubscribe (RFC 8058) ------------------------------------------------------------
+
+_UNSUBSCRIBE_SALT = "bounces.unsubscribe"
+
+
+def unsubscribe_token(delivery: Delivery) -> str:
+    """An unguessable, URL-safe token naming the delivery (signed; no row needed)."""
+    from django.core.signing import Signer
+
+    return Signer(salt=_UNSUBSCRIBE_SALT).sign(str(delivery.pk)).replace(":", ".")
+
+
+def unsubscribe_url(delivery: Delivery) -> str:
+    from django.urls import reverse
+
+    path = reverse("bounces:unsubscribe", kwargs={"token": unsubscribe_token(delivery)})
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def list_unsubscribe_headers(delivery: Delivery) -> dict[str, str]:
+    """Headers for an outgoing e-mail: ``List-Unsubscribe`` + ``List-Unsubscribe-Post`` (RFC 8058),
+    and ``X-PIMSY-Delivery`` (the delivery's token) so a bounce message can be matched back."""
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url(delivery)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "X-PIMSY-Delivery": delivery.token,
+    }
+
+
+def delivery_for_unsubscribe_token(token: str) -> Delivery | None:
+    """The e-mail delivery an unsubscribe link names: our signed token, or the delivery's own
+    token (the e-mail transport may put that in the link). None for anything else."""
+    from django.core.signing import BadSignature, Signer
+
+    from messaging.models import Delivery
+
+    emails = Delivery.objects.filter(channel="email")
+    try:
+        pk = Signer(salt=_UNSUBSCRIBE_SALT).unsign(token.replace(".", ":"))
+    except BadSignature:
+        return emails.filter(token=token).first() if len(token) >= 20 else None
+    return emails.filter(pk=int(pk)).first() if pk.isdigit() else None
+
+
+def unsubscribe_delivery(*, delivery: Delivery, evidence: str = "") -> DoNotSendEntry:
+    """The recipient of ``delivery`` unsubscribed: their e-mail address goes on the list. Idempotent."""
+    return dns_add(
+        channel="email",
+        address=delivery.address,
+        reason=DnsReason.UNSUBSCRIBE,
+        category=DNS_CATEGORY,
+        source_delivery=delivery,
+        note=evidence,
+    )
+
+
+# --- Housekeeping ---------------------------------------------------------------------------------
+
+
+def dns_retire_expired() -> int:
+    """Mark expired suppressions inactive (they stopped applying already); returns how many."""
+    now = _now()
+    expired = DoNotSendEntry.objects.filter(active=True, expires_at__isnull=False, expires_at__lte=now)
+    return expired.update(active=False, removed_at=now, removal_reason="Suppression expired")

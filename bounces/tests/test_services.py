@@ -1,0 +1,285 @@
+"""The bounce policy and the Do-Not-Send list (bounces.services)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.test import override_settings
+
+from bounces import services
+from bounces.classify import Classification
+from bounces.models import DnsReason, DoNotSendEntry, SoftBounce
+from bounces.tests.deliveries import make_delivery
+from clients.models import ProfileChange
+from clients.tests.factories import make_client
+from messaging import clock
+
+pytestmark = pytest.mark.django_db
+
+T0 = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
+HARD = Classification(category="Bad-Mailbox", hard=True, reason="550 5.1.1 user unknown")
+SOFT = Classification(category="Quota-Issues", hard=False, reason="452 4.2.2 mailbox full")
+
+
+# --- dns_add / dns_remove / address_suppression ----------------------------------------------------
+
+
+def test_dns_add_normalises_and_is_idempotent() -> None:
+    first = services.dns_add(channel="email", address=" Pat.Doe@Example.ORG ", reason=DnsReason.STAFF)
+    again = services.dns_add(channel="email", address="pat.doe@example.org", reason=DnsReason.UNSUBSCRIBE)
+    assert first.pk == again.pk
+    assert first.address == "pat.doe@example.org"
+    assert first.category == "DNS"
+    assert DoNotSendEntry.objects.count() == 1
+
+
+def test_dns_add_phone_is_stored_as_e164() -> None:
+    entry = services.dns_add(channel="sms", address="(617) 555-0142", reason=DnsReason.STAFF)
+    assert entry.address == "+16175550142"
+    assert services.address_suppression("sms", "+16175550142") == entry
+    assert services.address_suppression("voice", "+16175550142") is None  # per channel
+
+
+@pytest.mark.parametrize(
+    ("channel", "address", "is_domain"),
+    [("email", "not-an-address", False), ("sms", "12", False), ("sms", "example.org", True), ("email", "@x", True)],
+)
+def test_dns_add_rejects_invalid_addresses(channel: str, address: str, is_domain: bool) -> None:
+    with pytest.raises(ValidationError):
+        services.dns_add(channel=channel, address=address, is_domain=is_domain, reason=DnsReason.STAFF)
+    assert not DoNotSendEntry.objects.exists()
+
+
+def test_domain_entry_blocks_every_address_with_category_domain_dns() -> None:
+    entry = services.dns_add(channel="email", address="@Blocked.example", is_domain=True, reason=DnsReason.STAFF)
+    assert entry.address == "blocked.example"
+    assert entry.category == "Domain DNS"
+    found = services.address_suppression("email", "Anyone@BLOCKED.example")
+    assert found == entry
+    assert found.suppression_category == "Domain DNS"
+    assert services.address_suppression("email", "anyone@other.example") is None
+
+
+def test_address_entry_wins_over_domain_entry() -> None:
+    services.dns_add(channel="email", address="blocked.example", is_domain=True, reason=DnsReason.STAFF)
+    own = services.dns_add(channel="email", address="pat@blocked.example", reason=DnsReason.UNSUBSCRIBE)
+    found = services.address_suppression("email", "pat@blocked.example")
+    assert found == own
+    assert found.suppression_category == "DNS"
+
+
+def test_dns_remove_needs_a_reason_and_keeps_the_row() -> None:
+    staff = get_user_model().objects.create_user("remover")
+    entry = services.dns_add(channel="email", address="pat@example.org", reason=DnsReason.STAFF)
+    with pytest.raises(ValidationError):
+        services.dns_remove(entry=entry, user=staff, reason="   ")
+    assert services.address_suppression("email", "pat@example.org") == entry
+
+    services.dns_remove(entry=entry, user=staff, reason="Client confirmed the address by phone")
+    entry.refresh_from_db()
+    assert not entry.active
+    assert entry.removed_by == staff
+    assert entry.removal_reason == "Client confirmed the address by phone"
+    assert entry.removed_at is not None
+    assert services.address_suppression("email", "pat@example.org") is None
+    # Removing twice changes nothing; adding again makes a new active entry next to the old one.
+    services.dns_remove(entry=entry, user=None, reason="again")
+    entry.refresh_from_db()
+    assert entry.removal_reason == "Client confirmed the address by phone"
+    new = services.dns_add(channel="email", address="pat@example.org", reason=DnsReason.UNSUBSCRIBE)
+    assert new.pk != entry.pk
+    assert DoNotSendEntry.objects.filter(address="pat@example.org").count() == 2
+
+
+# --- hard bounces ------------------------------------------------------------------------------------
+
+
+def test_hard_bounce_puts_the_address_on_the_list_once() -> None:
+    delivery = make_delivery(address="Gone@Example.org")
+    services.bounce_record(delivery=delivery, classification=HARD)
+    services.bounce_record(delivery=delivery, classification=HARD)
+    entry = DoNotSendEntry.objects.get()
+    assert (entry.channel, entry.address, entry.reason) == ("email", "gone@example.org", DnsReason.HARD_BOUNCE)
+    assert entry.category == "Bad-Mailbox"
+    assert entry.source_delivery == delivery
+    assert entry.expires_at is None
+    assert services.address_suppression("email", "gone@example.org") == entry
+
+
+def test_provider_suppression_and_sms_stop_reasons() -> None:
+    email = make_delivery(address="listed@example.org")
+    services.bounce_record(
+        delivery=email, classification=Classification(category="DNS", hard=True, reason="provider suppression")
+    )
+    sms = make_delivery(channel="sms", address="+16175550188")
+    services.bounce_record(
+        delivery=sms, classification=Classification(category="DNS", hard=True, reason="twilio 21610: STOP")
+    )
+    assert DoNotSendEntry.objects.get(channel="email").reason == DnsReason.PROVIDER
+    assert DoNotSendEntry.objects.get(channel="sms").reason == DnsReason.SMS_STOP
+
+
+def test_failures_on_our_side_do_not_touch_the_recipient() -> None:
+    delivery = make_delivery()
+    ours = Classification(category="Bad-Configuration", hard=False, reason="unverified sender", ours=True)
+    services.bounce_record(delivery=delivery, classification=ours)
+    assert not SoftBounce.objects.exists()
+    assert not DoNotSendEntry.objects.exists()
+
+
+# --- soft bounces --------------------------------------------------------------------------------
+
+
+def test_soft_bounces_suppress_for_a_while_after_the_limit() -> None:
+    with clock.freeze(T0) as frozen:
+        for _ in range(2):
+            services.bounce_record(delivery=make_delivery(address="full@example.org"), classification=SOFT)
+            frozen.advance(days=1)
+        assert SoftBounce.objects.count() == 2
+        assert services.address_suppression("email", "full@example.org") is None
+
+        third = make_delivery(address="full@example.org")
+        services.bounce_record(delivery=third, classification=SOFT)
+        entry = services.address_suppression("email", "full@example.org")
+        assert entry is not None
+        assert entry.reason == DnsReason.SOFT_BOUNCES
+        assert entry.category == "Quota-Issues"
+        assert entry.source_delivery == third
+        assert entry.expires_at == frozen.now() + dt.timedelta(days=3)
+
+        frozen.advance(days=3, seconds=1)
+        assert services.address_suppression("email", "full@example.org") is None
+
+
+def test_soft_bounces_outside_the_window_do_not_count() -> None:
+    with clock.freeze(T0) as frozen:
+        for _ in range(3):
+            services.bounce_record(delivery=make_delivery(address="slow@example.org"), classification=SOFT)
+            frozen.advance(days=4)  # 0, 4, 8 days: never three within seven days
+    assert SoftBounce.objects.count() == 3
+    assert not DoNotSendEntry.objects.exists()
+
+
+def test_a_success_resets_the_soft_bounce_count() -> None:
+    with clock.freeze(T0):
+        for _ in range(2):
+            services.bounce_record(delivery=make_delivery(address="back@example.org"), classification=SOFT)
+        assert services.bounce_success(channel="email", address="Back@example.org") == 2
+        services.bounce_record(delivery=make_delivery(address="back@example.org"), classification=SOFT)
+    assert not DoNotSendEntry.objects.exists()
+    assert SoftBounce.objects.filter(cleared_at__isnull=True).count() == 1
+
+
+@override_settings(SOFT_BOUNCE_LIMIT=2, SOFT_BOUNCE_WINDOW_DAYS=1, SOFT_BOUNCE_SUPPRESS_DAYS=10)
+def test_soft_bounce_policy_reads_settings() -> None:
+    with clock.freeze(T0) as frozen:
+        for _ in range(2):
+            services.bounce_record(delivery=make_delivery(address="cfg@example.org"), classification=SOFT)
+        entry = services.address_suppression("email", "cfg@example.org")
+        assert entry is not None
+        assert entry.expires_at == frozen.now() + dt.timedelta(days=10)
+
+
+@override_settings(SOFT_BOUNCE_LIMIT=0)
+def test_soft_bounce_suppression_can_be_turned_off() -> None:
+    for _ in range(5):
+        services.bounce_record(delivery=make_delivery(address="off@example.org"), classification=SOFT)
+    assert SoftBounce.objects.count() == 5
+    assert not DoNotSendEntry.objects.exists()
+
+
+def test_expired_suppression_is_retired_and_a_hard_bounce_replaces_a_temporary_one() -> None:
+    with clock.freeze(T0) as frozen:
+        for _ in range(3):
+            services.bounce_record(delivery=make_delivery(address="mix@example.org"), classification=SOFT)
+        temporary = services.address_suppression("email", "mix@example.org")
+        assert temporary is not None and temporary.expires_at is not None
+
+        frozen.advance(days=1)
+        services.bounce_record(delivery=make_delivery(address="mix@example.org"), classification=HARD)
+        permanent = services.address_suppression("email", "mix@example.org")
+        assert permanent.pk != temporary.pk
+        assert permanent.expires_at is None and permanent.reason == DnsReason.HARD_BOUNCE
+        temporary.refresh_from_db()
+        assert not temporary.active and temporary.removal_reason.startswith("Replaced")
+
+        # A later soft suppression never shortens a permanent entry.
+        for _ in range(3):
+            services.bounce_record(delivery=make_delivery(address="mix@example.org"), classification=SOFT)
+        assert services.address_suppression("email", "mix@example.org") == permanent
+
+
+def test_a_new_suppression_after_an_expired_one() -> None:
+    with clock.freeze(T0) as frozen:
+        for _ in range(3):
+            services.bounce_record(delivery=make_delivery(address="again@example.org"), classification=SOFT)
+        frozen.advance(days=10)
+        for _ in range(3):
+            services.bounce_record(delivery=make_delivery(address="again@example.org"), classification=SOFT)
+        current = services.address_suppression("email", "again@example.org")
+    assert current is not None
+    assert DoNotSendEntry.objects.filter(address="again@example.org").count() == 2
+    assert DoNotSendEntry.objects.filter(address="again@example.org", active=True).count() == 1
+
+
+# --- SMS STOP / START ------------------------------------------------------------------------------
+
+
+def test_sms_stop_and_start_update_the_list_and_the_clients() -> None:
+    client = make_client(cell_phone="+16175550177")
+    other = make_client(cell_phone="+16175550178")
+    entry = services.sms_opt_out(phone="617-555-0177", evidence="SM123 STOP")
+    assert (entry.channel, entry.address, entry.reason) == ("sms", "+16175550177", DnsReason.SMS_STOP)
+    client.messaging.refresh_from_db()
+    other.messaging.refresh_from_db()
+    assert client.messaging.sms_opted_out is True
+    assert other.messaging.sms_opted_out is False
+    change = ProfileChange.objects.get(client=client, field="sms_opted_out")
+    assert change.source == "sms-keyword" and change.evidence == "SM123 STOP"
+
+    assert services.sms_opt_in(phone="+16175550177", evidence="SM124 START") == 1
+    client.messaging.refresh_from_db()
+    entry.refresh_from_db()
+    assert client.messaging.sms_opted_out is False
+    assert not entry.active and "START" in entry.removal_reason
+    assert services.address_suppression("sms", "+16175550177") is None
+
+
+def test_sms_start_does_not_lift_other_entries() -> None:
+    services.dns_add(channel="sms", address="+16175550199", reason=DnsReason.HARD_BOUNCE)
+    assert services.sms_opt_in(phone="+16175550199", evidence="START") == 0
+    assert services.address_suppression("sms", "+16175550199") is not None
+
+
+# --- unsubscribe tokens --------------------------------------------------------------------------
+
+
+def test_unsubscribe_token_round_trip_and_headers() -> None:
+    delivery = make_delivery(address="reader@example.org")
+    token = services.unsubscribe_token(delivery)
+    assert services.delivery_for_unsubscribe_token(token) == delivery
+    assert services.delivery_for_unsubscribe_token(token[:-2] + "xx") is None
+    assert services.delivery_for_unsubscribe_token("1.abc") is None
+    headers = services.list_unsubscribe_headers(delivery)
+    assert headers["List-Unsubscribe"] == f"<{services.unsubscribe_url(delivery)}>"
+    assert headers["List-Unsubscribe"].startswith("<http")
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers["X-PIMSY-Delivery"] == delivery.token
+
+
+def test_housekeeping_retires_expired_suppressions() -> None:
+    from bounces.tasks import retire_expired_suppressions
+
+    with clock.freeze(T0) as frozen:
+        for _ in range(3):
+            services.bounce_record(delivery=make_delivery(address="tidy@example.org"), classification=SOFT)
+        services.dns_add(channel="email", address="forever@example.org", reason=DnsReason.STAFF)
+        assert retire_expired_suppressions() == 0
+        frozen.advance(days=4)
+        assert retire_expired_suppressions() == 1
+    tidy = DoNotSendEntry.objects.get(address="tidy@example.org")
+    assert not tidy.active and tidy.removal_reason == "Suppression expired"
+    assert DoNotSendEntry.objects.get(address="forever@example.org").active
