@@ -199,6 +199,11 @@ SOFT_BOUNCE_WINDOW_DAYS = env_int("SOFT_BOUNCE_WINDOW_DAYS", 7)
 SOFT_BOUNCE_SUPPRESS_DAYS = env_int("SOFT_BOUNCE_SUPPRESS_DAYS", 3)
 DSN_MATCH_DAYS = env_int("DSN_MATCH_DAYS", 7)
 
+# --- Two-way SMS ------------------------------------------------------------------------------
+# Replies that confirm or cancel an appointment (Twilio's own opt-out keywords still apply first).
+SMS_CONFIRM_WORDS = env_list("SMS_CONFIRM_WORDS", ["C", "Y", "YES", "1", "CONFIRM", "CONFIRMED", "OK"])
+SMS_DECLINE_WORDS = env_list("SMS_DECLINE_WORDS", ["N", "NO", "2", "CANCEL", "CXL"])
+
 # --- Providers ------------------------------------------------------------------------------
 TWILIO_ENABLED = env_bool("TWILIO_ENABLED", True)
 TWILIO_ACCOUNT_SID = env_str(

@@ -31,5 +31,7 @@ urlpatterns = [
     path("messaging/", include("messaging.urls")),
     path("bounces/", include("bounces.urls")),
     path("webhooks/", include("messaging.webhook_urls")),
+    path("webhooks/", include("messaging.inbound_urls")),
+    path("portal/", include("clients.portal_urls")),
     path("anymail/", include("anymail.urls")),
 ]

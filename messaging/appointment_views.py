@@ -1,0 +1,144 @@
+"""Clients > Scheduled Appointments: upcoming appointments, their confirmation and client replies.
+
+Setting 673 (MESSAGING - Show Client Replies on SAL Appointments) shows what clients texted back
+beside each appointment. Cancel requests (by text or keypad) stay at the top under "Needs
+attention" until someone marks them reviewed; the appointment itself is never changed by a reply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, render
+
+from clients.models import Appointment, AppointmentReply, AppointmentStatus, ConfirmationStatus
+from messaging import clock
+from messaging.models import InboundMessage, Status
+from messaging.system_settings import get_setting
+
+PAGE = "messaging/appointments.html"
+RANGES = {"1": "Today", "7": "Next 7 days", "14": "Next 14 days", "30": "Next 30 days"}
+CONFIRMATION_FILTERS = {"": "Any reply", **dict(ConfirmationStatus.choices)}
+REPLIES_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Filters:
+    days: str = "14"
+    confirmation: str = ""
+    show_cancelled: bool = False
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> Filters:
+        days = request.GET.get("days", "14")
+        confirmation = request.GET.get("confirmation", "")
+        return cls(
+            days=days if days in RANGES else "14",
+            confirmation=confirmation if confirmation in CONFIRMATION_FILTERS else "",
+            show_cancelled=request.GET.get("cancelled") == "1",
+        )
+
+
+def _clinic_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def upcoming_appointments(filters: Filters, *, show_replies: bool) -> QuerySet[Appointment]:
+    """Appointments from the start of today (clinic time) over the chosen range, with reply data."""
+    today = clock.now().astimezone(_clinic_zone()).date()
+    start = dt.datetime.combine(today, dt.time.min, tzinfo=_clinic_zone())
+    qs = Appointment.objects.filter(start__gte=start, start__lt=start + dt.timedelta(days=int(filters.days)))
+    if not filters.show_cancelled:
+        qs = qs.exclude(status__in=[AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW])
+    if filters.confirmation:
+        qs = qs.filter(confirmation=filters.confirmation)
+    reminders = Q(deliveries__broadcast__automated=True)
+    qs = qs.select_related("client", "clinician__staff_profile").annotate(
+        reminders_sent=Count(
+            "deliveries", filter=reminders & Q(deliveries__status__in=[Status.SENT, Status.DELIVERED])
+        ),
+        reminders_planned=Count(
+            "deliveries", filter=reminders & Q(deliveries__status__in=[Status.SCHEDULED, Status.QUEUED])
+        ),
+        reminders_failed=Count(
+            "deliveries", filter=reminders & Q(deliveries__status__in=[Status.FAILED, Status.SUPPRESSED])
+        ),
+    )
+    if show_replies:
+        qs = qs.prefetch_related(
+            Prefetch("replies", queryset=InboundMessage.objects.order_by("-received_at", "-id"), to_attr="texts")
+        )
+    return qs.order_by("start", "id")
+
+
+def needs_attention() -> QuerySet[AppointmentReply]:
+    """Cancel requests not yet reviewed, for appointments still ahead."""
+    return (
+        AppointmentReply.objects.filter(
+            answer=ConfirmationStatus.DECLINED, reviewed_at__isnull=True, appointment__start__gte=clock.now()
+        )
+        .exclude(appointment__status=AppointmentStatus.CANCELLED)
+        .select_related("appointment__client", "appointment__clinician")
+        .order_by("appointment__start", "id")
+    )
+
+
+def _context(request: HttpRequest, filters: Filters) -> dict[str, Any]:
+    show_replies = bool(get_setting(673))
+    page = Paginator(upcoming_appointments(filters, show_replies=show_replies), 50).get_page(request.GET.get("page"))
+    for appointment in page:
+        appointment.recent_texts = getattr(appointment, "texts", [])[:REPLIES_SHOWN]
+    return {
+        "page": page,
+        "filters": filters,
+        "ranges": RANGES,
+        "confirmation_filters": CONFIRMATION_FILTERS,
+        "show_replies": show_replies,
+        "attention": list(needs_attention()[:50]),
+        "zone": _clinic_zone(),
+        "query": request.GET.urlencode(),
+        "pager_query": _pager_query(filters),
+    }
+
+
+def _pager_query(filters: Filters) -> str:
+    query = QueryDict(mutable=True)
+    query.update({"days": filters.days, "confirmation": filters.confirmation})
+    if filters.show_cancelled:
+        query["cancelled"] = "1"
+    return query.urlencode() + "&"
+
+
+@login_required
+@permission_required("clients.view_appointment", raise_exception=True)
+def appointments(request: HttpRequest) -> HttpResponse:
+    """The list (GET; htmx gets the results partial); POST marks a cancel request reviewed."""
+    if request.method == "POST":
+        return _mark_reviewed(request)
+    filters = Filters.from_request(request)
+    template = f"{PAGE}#results" if request.htmx else PAGE
+    return render(request, template, _context(request, filters))
+
+
+def _mark_reviewed(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("clients.change_appointmentreply"):
+        raise PermissionDenied("You cannot mark client replies reviewed.")
+    reply = get_object_or_404(AppointmentReply, pk=request.POST.get("reply", "0") or 0)
+    if reply.reviewed_at is None:
+        AppointmentReply.objects.filter(pk=reply.pk, reviewed_at__isnull=True).update(
+            reviewed_at=clock.now(), reviewed_by=request.user
+        )
+        messages.success(request, "Marked reviewed.")
+    filters = Filters.from_request(request)
+    template = f"{PAGE}#attention" if request.htmx else PAGE
+    return render(request, template, _context(request, filters))

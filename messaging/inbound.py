@@ -1,0 +1,394 @@
+"""Two-way SMS: a client's text to our number, stored, linked and acted on.
+
+``handle_inbound_sms`` is the one handler behind the Twilio webhook (``inbound_views``):
+
+1. store the text as an :class:`InboundMessage` (idempotent on Twilio's ``MessageSid``), linked to
+   the client (by the number it came from) and the most recent text we sent to that number, and
+   through it the appointment;
+2. opt-out keywords (STOP ...) put the number on the SMS Do-Not-Send list and mark the client
+   "Replied STOP to texts"; opt-in keywords (START ...) lift that; HELP gets a short answer;
+3. confirm / cancel answers ("C", "YES", "1" / "N", "CANCEL" ...; configurable with the Django
+   settings ``SMS_CONFIRM_WORDS`` / ``SMS_DECLINE_WORDS``) set the appointment's *confirmation*
+   (never its scheduling status) and tell staff.
+
+Keywords both lists share: Twilio's own opt-out handling is authoritative. When Twilio sends
+``OptOutType`` (Advanced Opt-Out, or a default keyword on a long code) we apply it, because
+Twilio itself now refuses texts to that number until START; without ``OptOutType`` we match
+Twilio's default keywords ourselves. So "CANCEL" both opts the number out of texts *and* records
+the client's request to cancel the appointment (staff are told and call back: a text would no
+longer reach them); "YES" both opts in and confirms.
+
+``appointment_reply`` is the effect shared with the voice reminder's "press 1 to confirm"
+(``<Gather>``): the dispatcher's Gather view calls it with ``source="voice"``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from clients.models import Appointment, AppointmentReply, AppointmentStatus, Client, ConfirmationStatus, ReplySource
+from messaging import clock
+from messaging.models import Channel, Delivery, InboundMessage, Status
+
+logger = logging.getLogger(__name__)
+
+# Twilio's default keywords on long codes and toll-free numbers.
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
+OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+CONFIRM_WORDS = ("C", "Y", "YES", "1", "CONFIRM", "CONFIRMED", "OK")
+DECLINE_WORDS = ("N", "NO", "2", "CANCEL", "CXL")
+REPLY_WINDOW = dt.timedelta(days=30)  # a text relates to what we sent this number within this time
+
+CONFIRM, DECLINE = "confirm", "decline"
+ANSWER_STATUS = {CONFIRM: ConfirmationStatus.CONFIRMED, DECLINE: ConfirmationStatus.DECLINED}
+
+
+class InboundError(ValueError):
+    """The webhook's data cannot be a Twilio inbound message (answered with 400)."""
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    message: InboundMessage
+    created: bool
+    reply: str = ""  # text of the TwiML <Message> answer, if any
+
+
+def confirm_words() -> frozenset[str]:
+    return frozenset(w.upper() for w in getattr(settings, "SMS_CONFIRM_WORDS", CONFIRM_WORDS))
+
+
+def decline_words() -> frozenset[str]:
+    return frozenset(w.upper() for w in getattr(settings, "SMS_DECLINE_WORDS", DECLINE_WORDS))
+
+
+def normalised_word(body: str) -> str:
+    """The body as a keyword: trimmed, upper case, without surrounding quotes or final punctuation."""
+    text = " ".join((body or "").split()).upper()
+    return re.sub(r"^[\"'“”]+|[\"'“”.!?,;:]+$", "", text)
+
+
+def e164(number: str) -> str:
+    try:
+        parsed = phonenumbers.parse(number, settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise InboundError("From is not a phone number") from exc
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass(frozen=True)
+class Intent:
+    keyword: str  # stored on the InboundMessage: STOP, START, HELP, CONFIRM, DECLINE or ''
+    opt: str  # "STOP", "START", "HELP" or ''
+    answer: str  # CONFIRM, DECLINE or ''
+
+
+def intent_of(body: str, opt_out_type: str = "") -> Intent:
+    """What a text asks for. Twilio's ``OptOutType`` wins over our own keyword matching."""
+    word = normalised_word(body)
+    opt = (opt_out_type or "").strip().upper()
+    if opt not in {"STOP", "START", "HELP"}:
+        opt = ""
+        if word in OPT_OUT_WORDS:
+            opt = "STOP"
+        elif word in OPT_IN_WORDS:
+            opt = "START"
+        elif word in HELP_WORDS:
+            opt = "HELP"
+    answer = CONFIRM if word in confirm_words() else DECLINE if word in decline_words() else ""
+    keyword = opt or answer.upper()
+    return Intent(keyword=keyword, opt=opt, answer=answer)
+
+
+# --- Linking ------------------------------------------------------------------------------------
+
+
+def last_text_to(number: str, now: dt.datetime) -> Delivery | None:
+    """The most recent text we sent to ``number`` (within ``REPLY_WINDOW``)."""
+    return (
+        Delivery.objects.filter(channel=Channel.SMS, address=number, created_at__gte=now - REPLY_WINDOW)
+        .exclude(status__in=[Status.SCHEDULED, Status.QUEUED, Status.SUPPRESSED, Status.CANCELLED])
+        .select_related("client", "appointment")
+        .order_by("-sent_at", "-created_at", "-id")
+        .first()
+    )
+
+
+def client_with_cell(number: str) -> Client | None:
+    return (
+        Client.objects.filter(Q(cell_phone=number) | Q(messaging_contact__cell_phone=number))
+        .order_by("-is_active", "id")
+        .first()
+    )
+
+
+def next_appointment(client: Client, now: dt.datetime) -> Appointment | None:
+    return (
+        Appointment.objects.filter(client=client, status__in=[AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED])
+        .filter(start__gt=now)
+        .order_by("start", "id")
+        .first()
+    )
+
+
+# --- The handler --------------------------------------------------------------------------------
+
+
+def handle_inbound_sms(params: Mapping[str, str]) -> InboundResult:
+    """Store and act on one inbound text (Twilio's webhook fields). Idempotent on ``MessageSid``."""
+    sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
+    if not sid or len(sid) > 64:
+        raise InboundError("MessageSid is missing")
+    if not params.get("From"):
+        raise InboundError("From is missing")
+    existing = InboundMessage.objects.filter(provider_message_id=sid).first()
+    if existing is not None:
+        return InboundResult(message=existing, created=False)
+    number = e164(params["From"])
+    body = (params.get("Body") or "")[:1600]
+    intent = intent_of(body, params.get("OptOutType", ""))
+    now = clock.now()
+    delivery = last_text_to(number, now)
+    client = delivery.client if delivery is not None and delivery.client is not None else client_with_cell(number)
+    appointment = delivery.appointment if delivery is not None else None
+    if appointment is None and client is not None:
+        appointment = next_appointment(client, now)
+    try:
+        with transaction.atomic():
+            message = InboundMessage.objects.create(
+                provider_message_id=sid,
+                from_number=number,
+                to_number=(params.get("To") or "")[:32],
+                body=body,
+                keyword=intent.keyword,
+                client=client,
+                delivery=delivery,
+                appointment=appointment,
+                received_at=now,
+            )
+            reply = _act(message, intent, now)
+    except IntegrityError:
+        # The same MessageSid arrived twice at once: the other request stored and handled it.
+        return InboundResult(message=InboundMessage.objects.get(provider_message_id=sid), created=False)
+    return InboundResult(message=message, created=True, reply=reply)
+
+
+def _act(message: InboundMessage, intent: Intent, now: dt.datetime) -> str:
+    from bounces.services import sms_opt_in, sms_opt_out
+
+    evidence = f"Inbound SMS {message.provider_message_id}: {normalised_word(message.body)[:40]}"
+    try:
+        if intent.opt == "STOP":
+            sms_opt_out(phone=message.from_number, evidence=evidence)
+        elif intent.opt == "START":
+            sms_opt_in(phone=message.from_number, evidence=evidence)
+    except ValidationError:
+        # A number the Do-Not-Send list cannot hold (e.g. a short code): the text is still stored.
+        logger.warning("inbound SMS %s: %s from a number that is not valid", message.pk, intent.opt)
+    if intent.answer:
+        return _answer(message, intent, now)
+    if intent.opt == "HELP":
+        return help_text()
+    return ""
+
+
+def _answer(message: InboundMessage, intent: Intent, now: dt.datetime) -> str:
+    appointment = message.appointment
+    if appointment is None or not _answerable(appointment, now):
+        appointment = next_appointment(message.client, now) if message.client is not None else None
+        if appointment is not None and message.appointment_id != appointment.pk:
+            InboundMessage.objects.filter(pk=message.pk).update(appointment=appointment)
+            message.appointment = appointment
+    if appointment is None:
+        return "" if intent.opt == "STOP" else no_appointment_text()
+    appointment_reply(
+        appointment=appointment,
+        answer=intent.answer,
+        source=ReplySource.SMS,
+        text=message.body,
+        inbound=message,
+        delivery=message.delivery,
+    )
+    if intent.opt == "STOP":
+        return ""  # the number is opted out: Twilio sends its own opt-out confirmation only
+    return reply_text(appointment, intent.answer)
+
+
+def _answerable(appointment: Appointment, now: dt.datetime) -> bool:
+    return appointment.status in (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED) and appointment.start > now
+
+
+# --- The effect shared with voice "press 1" ---------------------------------------------------------
+
+
+def answer_for_digits(digits: str) -> str:
+    """What a keypad press in a voice reminder means: "1" confirms; other keys mean nothing.
+
+    (The script offers only "press 1"; a stray key must never read as a cancel request.)
+    """
+    return CONFIRM if (digits or "").strip()[:1] == "1" else ""
+
+
+def appointment_reply(
+    *,
+    appointment: Appointment,
+    answer: str,
+    source: str,
+    text: str = "",
+    inbound: InboundMessage | None = None,
+    delivery: Delivery | None = None,
+) -> AppointmentReply | None:
+    """Record a client's answer about an appointment: confirmation status + a reply row for staff.
+
+    ``answer`` is "confirm" or "decline"; ``source`` "sms", "voice" or "staff". Only
+    ``Appointment.confirmation`` changes (never the scheduling status). A cancel request is
+    e-mailed to the clinician. Returns None (and changes nothing) for an appointment that is
+    cancelled or already started.
+    """
+    if answer not in ANSWER_STATUS:
+        raise ValueError(f"unknown answer {answer!r}")
+    now = clock.now()
+    if not _answerable(appointment, now):
+        return None
+    status = ANSWER_STATUS[answer]
+    with transaction.atomic():
+        Appointment.objects.filter(pk=appointment.pk).update(confirmation=status, confirmation_at=now)
+        reply = AppointmentReply.objects.create(
+            appointment=appointment,
+            answer=status,
+            source=source,
+            text=text[:320],
+            inbound=inbound,
+            delivery=delivery,
+            received_at=now,
+        )
+        if answer == DECLINE:
+            transaction.on_commit(lambda: _enqueue_notification(reply.pk))
+    appointment.confirmation, appointment.confirmation_at = status, now
+    return reply
+
+
+def _enqueue_notification(reply_id: int) -> None:
+    from clients.tasks import notify_clinician_of_reply
+
+    try:
+        notify_clinician_of_reply.delay(reply_id)
+    except Exception:  # broker down: the reply is on the appointments screen anyway
+        logger.exception("could not queue the clinician notification of reply %s", reply_id)
+
+
+def notify_clinician(*, reply_id: int) -> bool:
+    """E-mail the appointment's clinician about a client's cancel request (no client name: ids only)."""
+    reply = (
+        AppointmentReply.objects.select_related("appointment__clinician", "appointment__client")
+        .filter(pk=reply_id)
+        .first()
+    )
+    if reply is None or not reply.appointment.clinician.email:
+        return False
+    from messaging.rendering import format_date, format_time
+
+    appointment = reply.appointment
+    local = appointment.start.astimezone(_clinic_zone())
+    when = f"{format_date(local)} at {format_time(local)}"
+    what = "asked to cancel" if reply.answer == ConfirmationStatus.DECLINED else "confirmed"
+    link = f"{settings.PUBLIC_BASE_URL}/messaging/appointments/#appointment-{appointment.pk}"
+    send_mail(
+        subject=f"Client reply: {what} (appointment #{appointment.pk})",
+        message=(
+            f"A client {what} the appointment on {when} (appointment #{appointment.pk}) "
+            f"by {reply.get_source_display().lower()}.\n\nThe appointment's status has not been changed. "
+            f"Review it on the Scheduled Appointments screen:\n{link}\n"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[appointment.clinician.email],
+    )
+    return True
+
+
+def _clinic_zone() -> dt.tzinfo:
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+# --- Answers ------------------------------------------------------------------------------------
+
+
+def help_text() -> str:
+    from messaging.rendering import format_phone
+
+    return (
+        f"{settings.PRACTICE_NAME}: appointment reminders. For help call {format_phone(settings.PRACTICE_PHONE)}. "
+        "Reply C to confirm, N to cancel, STOP to opt out."
+    )
+
+
+def no_appointment_text() -> str:
+    from messaging.rendering import format_phone
+
+    return (
+        f"{settings.PRACTICE_NAME}: we could not find an upcoming appointment for this number. "
+        f"Please call {format_phone(settings.PRACTICE_PHONE)}."
+    )
+
+
+def reply_text(appointment: Appointment, answer: str) -> str:
+    from messaging.rendering import format_date, format_phone, format_time
+
+    local = appointment.start.astimezone(appointment.client.zone)
+    when = f"{format_date(local)} at {format_time(local)}"
+    if answer == CONFIRM:
+        return f"{settings.PRACTICE_NAME}: thank you, your appointment on {when} is confirmed."
+    return (
+        f"{settings.PRACTICE_NAME}: we received your request to cancel your appointment on {when}. "
+        f"Our office will contact you. Questions: {format_phone(settings.PRACTICE_PHONE)}."
+    )
+
+
+# --- Voice: "press 1 to confirm" ----------------------------------------------------------------
+
+
+def apply_gather_event(event_id: int) -> AppointmentReply | None:
+    """Apply one keypad press the voice webhook stored (ProviderEvent ``event_type="gather"``).
+
+    Exactly once: the event is marked applied by compare-and-set before its effect, so the
+    webhook and the planner's catch-up (``apply_gather_events``) never both apply it.
+    """
+    from messaging.models import ProviderEvent
+
+    with transaction.atomic():
+        if not ProviderEvent.objects.filter(pk=event_id, event_type="gather", applied=False).update(applied=True):
+            return None
+        event = ProviderEvent.objects.select_related("delivery__appointment__client").get(pk=event_id)
+        delivery = event.delivery
+        answer = answer_for_digits(event.status)
+        if delivery is None or delivery.appointment is None or not answer:
+            return None
+        return appointment_reply(
+            appointment=delivery.appointment,
+            answer=answer,
+            source=ReplySource.VOICE,
+            text=f"Pressed {event.status[:8]}",
+            delivery=delivery,
+        )
+
+
+def apply_gather_events(*, limit: int = 200) -> int:
+    """Apply keypad presses not applied yet (run by the planner each minute); returns how many."""
+    from messaging.models import ProviderEvent
+
+    ids = ProviderEvent.objects.filter(event_type="gather", applied=False).values_list("pk", flat=True)[:limit]
+    return sum(1 for pk in list(ids) if apply_gather_event(pk) is not None)
