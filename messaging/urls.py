@@ -7,7 +7,15 @@ from messaging import views
 app_name = "messaging"
 urlpatterns = [
     path("", views.new_message, name="new"),
+    path("new/preview/", views.template_preview, name="preview"),
+    path("new/refresh/", views.refresh, name="refresh"),
+    path("new/send/", views.send, name="send"),
+    path("broadcasts/<int:pk>/progress/", views.broadcast_status, name="broadcast-progress"),
+    path("broadcasts/<int:pk>/cancel/", views.broadcast_cancel_view, name="broadcast-cancel"),
     path("history/", views.history, name="history"),
+    path("history/layout/", views.history_layout, name="history-layout"),
+    path("history/export.csv", views.history_export, name="history-export"),
+    path("history/<int:pk>/", views.delivery_detail, name="delivery-detail"),
     path("appointments/", views.appointments, name="appointments"),
     path("simulators/", views.simulators, name="simulators"),
 ]

@@ -1,30 +1,408 @@
-"""Utilities > Messaging screens (the New tab and History land with their issue)."""
+"""Utilities > Messaging: the New tab (compose, Refresh, Send, progress, Cancel) and the History tab.
+
+Thin views: forms validate, ``messaging.recipients`` / ``messaging.history`` read,
+``messaging.broadcasts`` writes. One template per page; htmx requests get its partials
+(``"page.html#partial"``).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clients.models import Appointment, Client
+from messaging import history as hist
+from messaging.broadcasts import NothingToSend, broadcast_cancel, broadcast_create, broadcast_progress
+from messaging.forms import HistoryFilterForm, NewMessageForm, new_idempotency_key, send_label
+from messaging.models import Broadcast, Channel, MessageTemplate, MessageType, Selection
+from messaging.recipients import RecipientList, recipients_for
+from messaging.rendering import recipient_context, render_for, sample_context, unknown_placeholders
+from messaging.sms_segments import clinical_warning, sms_info, sms_warnings
+
+send_required = permission_required("messaging.send_messages", raise_exception=True)
+history_required = permission_required("messaging.view_history", raise_exception=True)
+
+NEW_PAGE = "messaging/new.html"
+HISTORY_PAGE = "messaging/history.html"
+# Rows shown on the page at once; everyone on the list receives the message whether shown or not.
+DISPLAY_LIMIT = 500
+# Before any Contact Method is chosen, the preview shows the first template of this order.
+PREVIEW_ORDER = (Channel.SMS, Channel.EMAIL, Channel.VOICE, Channel.FAX)
+
+
+def _page_or_partial(request: HttpRequest, page: str, partial: str) -> str:
+    return f"{page}#{partial}" if request.htmx else page
+
+
+# --- New tab: compose ----------------------------------------------------------------------------------
 
 
 @login_required
-@permission_required("messaging.send_messages", raise_exception=True)
 def new_message(request: HttpRequest) -> HttpResponse:
-    return render(request, "messaging/placeholder.html", {"title": "Messaging"})
+    """The New tab (default screen of Utilities > Messaging)."""
+    if not request.user.has_perm("messaging.send_messages"):
+        if request.user.has_perm("messaging.view_history"):
+            return redirect("messaging:history")
+        raise PermissionDenied("You do not have permission to send messages.")
+    form = NewMessageForm()
+    context = {
+        "form": form,
+        **_contents_context(form, None),
+        "send_label": send_label([]),
+        "message_type_facts": _message_type_facts(),
+    }
+    return render(request, NEW_PAGE, context)
+
+
+def _message_type_facts() -> dict[str, dict[str, Any]]:
+    """Per message type, what the page needs to adapt its hints (Description required, dates used)."""
+    return {
+        str(t.pk): {
+            "manual": t.is_manual,
+            "dated": t.is_appointment_based or t.selection == Selection.RENEWALS,
+            "audience": t.audience,
+        }
+        for t in MessageType.objects.filter(active=True)
+    }
 
 
 @login_required
-@permission_required("messaging.view_history", raise_exception=True)
+@send_required
+@require_GET
+def template_preview(request: HttpRequest) -> HttpResponse:
+    """The message contents for the chosen type and Contact Methods (Message Types / channel change)."""
+    form = NewMessageForm(request.GET)
+    context = {"form": form, **_contents_context(form, request.GET.get("preview_key", ""))}
+    return render(request, f"{NEW_PAGE}#contents-response", context)
+
+
+@login_required
+@send_required
+@require_POST
+def refresh(request: HttpRequest) -> HttpResponse:
+    """Refresh: who will receive the message, and everyone excluded with the reason."""
+    form = NewMessageForm(request.POST)
+    if not form.is_valid():
+        return render(request, f"{NEW_PAGE}#refresh-invalid", {"form": form, **_contents_context(form, None)})
+    data = form.cleaned_data
+    result = recipients_for(
+        message_type=data["message_type"],
+        channels=data["channels"],
+        start_date=data["start_date"],
+        end_date=data["end_date"],
+        only_preferences=data["only_preferences"],
+    )
+    first = result.recipients[0].key if result.recipients else ""
+    context = {
+        "form": form,
+        **_recipients_context(result, data["message_type"], show_all=request.POST.get("show_all") == "1"),
+        **_contents_context(form, first),
+    }
+    return render(request, f"{NEW_PAGE}#refresh-response", context)
+
+
+def _recipients_context(result: RecipientList, message_type: MessageType, *, show_all: bool) -> dict[str, Any]:
+    limit = None if show_all else DISPLAY_LIMIT
+    people = result.excluded_people()
+    return {
+        "refreshed": True,
+        "result": result,
+        "shown_recipients": result.recipients[:limit],
+        "hidden_count": max(0, len(result.recipients) - DISPLAY_LIMIT) if limit else 0,
+        "excluded_people": people[:limit],
+        "excluded_hidden": max(0, len(people) - DISPLAY_LIMIT) if limit else 0,
+        "fully_excluded": sum(1 for p in people if not p.partly),
+        "counts": [(Channel(ch).label, n) for ch, n in result.counts_by_channel().items()],
+        "audience_word": "users" if message_type.audience == "staff" else "clients",
+        "send_label": send_label(result.channels),
+    }
+
+
+# --- Message contents (preview) ------------------------------------------------------------------
+
+
+def _contents_context(form: NewMessageForm, preview_key: str | None) -> dict[str, Any]:
+    message_type = form.chosen_type()
+    channels = form.chosen_channels()
+    description = form.data.get("description", "") if form.is_bound else ""
+    recipient_label, make_context = _preview_recipient(preview_key, description)
+    parts = []
+    if message_type is not None:
+        templates = {t.channel: t for t in MessageTemplate.objects.filter(message_type=message_type)}
+        shown = channels or [c for c in PREVIEW_ORDER if c in templates][:1]
+        for channel in shown:
+            parts.append(_channel_preview(channel, templates.get(channel), make_context(channel)))
+    return {
+        "message_type": message_type,
+        "previews": parts,
+        "preview_recipient": recipient_label,
+        "chosen_channels": channels,
+        "channels_chosen": bool(channels),
+        "description_required": bool(message_type and message_type.is_manual),
+    }
+
+
+def _preview_recipient(key: str | None, description: str) -> tuple[str, Any]:
+    """Who the preview is rendered for: the first recipient of the list, or a sample person."""
+    found = _recipient_by_key(key or "")
+    if found is None:
+        return "a sample recipient", lambda channel: sample_context(channel=channel, description=description)
+    label, kwargs = found
+    return label, lambda channel: recipient_context(channel=channel, description=description, **kwargs)
+
+
+def _recipient_by_key(key: str) -> tuple[str, dict[str, Any]] | None:
+    kind, ident = key[:1], key[1:]
+    if not ident.isdigit():
+        return None
+    if kind == "a":
+        appointment = (
+            Appointment.objects.select_related("client", "clinician", "clinician__staff_profile")
+            .filter(pk=int(ident))
+            .first()
+        )
+        if appointment is not None:
+            client = appointment.client
+            return f"{client.first_name} {client.last_name}", {"client": client, "appointment": appointment}
+    elif kind == "c":
+        client = Client.objects.filter(pk=int(ident)).first()
+        if client is not None:
+            return f"{client.first_name} {client.last_name}", {"client": client}
+    elif kind == "u":
+        user = get_user_model().objects.select_related("staff_profile").filter(pk=int(ident)).first()
+        if user is not None:
+            return user.get_full_name() or user.get_username(), {"user": user}
+    return None
+
+
+def _channel_preview(channel: str, template: MessageTemplate | None, context: dict[str, str]) -> dict[str, Any]:
+    preview: dict[str, Any] = {"channel": channel, "label": Channel(channel).label, "template": template}
+    if template is None:
+        preview["missing"] = True
+        return preview
+    rendered = render_for(template=template, context=context)
+    warnings: list[str] = []
+    if channel == Channel.SMS:
+        info = sms_info(rendered.sms_body)
+        preview.update(body=rendered.sms_body, source=template.sms_body, sms=info)
+        warnings += sms_warnings(info)
+        warnings.append(clinical_warning(rendered.sms_body, "sms"))
+    elif channel == Channel.EMAIL:
+        preview.update(subject=rendered.email_subject, body=rendered.email_text, source=template.email_text)
+        warnings.append(clinical_warning(rendered.email_subject, "email_subject"))
+    elif channel == Channel.VOICE:
+        preview.update(body=rendered.voice_script, source=template.voice_script, audio=rendered.voice_audio_url)
+        if not rendered.voice_audio_url:
+            warnings.append(clinical_warning(rendered.voice_script, "voice"))
+    else:
+        preview.update(body=rendered.fax_text, source=template.fax_body)
+    sources = [template.sms_body, template.email_subject, template.email_text, template.voice_script, template.fax_body]
+    unknown = sorted({name for text in sources for name in unknown_placeholders(text)})
+    if unknown:
+        warnings.append("Unknown placeholders render empty: " + ", ".join("{{ " + n + " }}" for n in unknown))
+    preview["warnings"] = [w for w in warnings if w]
+    return preview
+
+
+# --- Send, progress, cancel -------------------------------------------------------------------------
+
+
+@login_required
+@send_required
+@require_POST
+def send(request: HttpRequest) -> HttpResponse:
+    """Yes in the confirmation: create the broadcast (idempotent on the form's key)."""
+    form = NewMessageForm(request.POST, sending=True)
+    if not form.is_valid():
+        return render(request, f"{NEW_PAGE}#send-invalid", {"form": form, **_contents_context(form, None)})
+    data = form.cleaned_data
+    try:
+        result = broadcast_create(
+            message_type=data["message_type"],
+            channels=data["channels"],
+            user=request.user,
+            description=data["description"],
+            start_date=data["start_date"],
+            end_date=data["end_date"],
+            broadcast_at=data["broadcast_at"],
+            only_preferences=data["only_preferences"],
+            idempotency_key=data["idempotency_key"] or None,
+            skip_keys=data["skipped"],
+        )
+    except NothingToSend as exc:
+        context = {"form": form, **_contents_context(form, None), "send_error": str(exc)}
+        return render(request, f"{NEW_PAGE}#send-invalid", context)
+    broadcast = result.broadcast
+    if result.created:
+        what = f"{result.queued} message{'s' if result.queued != 1 else ''} queued"
+        if result.suppressed:
+            what += f", {result.suppressed} suppressed (Do-Not-Send)"
+        messages.success(request, f"Broadcast #{broadcast.pk} created: {what}.")
+    context = {**_progress_context(broadcast), "new_key": new_idempotency_key()}
+    return render(request, f"{NEW_PAGE}#send-response", context)
+
+
+def _progress_context(broadcast: Broadcast) -> dict[str, Any]:
+    return {
+        "broadcast": broadcast,
+        "progress": broadcast_progress(broadcast.pk),
+        "channel_labels": ", ".join(Channel(c).label for c in broadcast.channels if c in Channel.values),
+    }
+
+
+def _broadcast(pk: int) -> Broadcast:
+    return get_object_or_404(Broadcast.objects.select_related("message_type", "created_by"), pk=pk)
+
+
+@login_required
+@send_required
+@require_GET
+def broadcast_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The progress summary (polled every 2 s by htmx until every delivery is final)."""
+    return render(request, f"{NEW_PAGE}#progress", _progress_context(_broadcast(pk)))
+
+
+@login_required
+@send_required
+@require_POST
+def broadcast_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    broadcast = _broadcast(pk)
+    count = broadcast_cancel(broadcast=broadcast, user=request.user)
+    messages.success(request, f"Broadcast #{broadcast.pk}: {count} message{'s' if count != 1 else ''} cancelled.")
+    return render(request, f"{NEW_PAGE}#progress-response", _progress_context(broadcast))
+
+
+# --- History -----------------------------------------------------------------------------------------
+
+
+def _history_context(request: HttpRequest, params: Any) -> dict[str, Any]:
+    filter_form = HistoryFilterForm(params)
+    filter_form.is_valid()
+    filters = filter_form.filters()
+    columns = hist.layout_columns(request.user)
+    after = hist.Cursor.decode(params.get("after"))
+    before = hist.Cursor.decode(params.get("before")) if after is None else None
+    page = hist.history_page(filters, after=after, before=before, columns=columns)
+    query = _filter_query(filter_form)
+    shown = {c.key for c in columns}
+    return {
+        "filter_form": filter_form,
+        "filters": filters,
+        "columns": columns,
+        "available_columns": [c for c in hist.COLUMN_LIST if c.key not in shown],
+        "rows": hist.table_rows(page.rows, columns),
+        "page": page,
+        "query": query,
+        "query_amp": f"{query}&" if query else "",
+        "broadcast_filter": _broadcast_or_none(filters.broadcast_id),
+    }
+
+
+def _broadcast_or_none(pk: int | None) -> Broadcast | None:
+    return Broadcast.objects.select_related("message_type").filter(pk=pk).first() if pk else None
+
+
+def _filter_query(form: HistoryFilterForm) -> str:
+    """The valid filters as a query string (for pager, export and layout links)."""
+    from urllib.parse import urlencode
+
+    data = getattr(form, "cleaned_data", {})
+    pairs = []
+    for name in form.fields:
+        value = data.get(name)
+        if value in (None, ""):
+            continue
+        if isinstance(value, MessageType):
+            value = value.pk
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        pairs.append((name, value))
+    return urlencode(pairs)
+
+
+@login_required
+@history_required
+@require_GET
 def history(request: HttpRequest) -> HttpResponse:
-    return render(request, "messaging/placeholder.html", {"title": "History"})
+    """The History tab: one row per delivery, newest first, with the user's columns."""
+    context = _history_context(request, request.GET)
+    return render(request, _page_or_partial(request, HISTORY_PAGE, "results"), context)
 
 
 @login_required
-@permission_required("clients.view_appointment", raise_exception=True)
-def appointments(request: HttpRequest) -> HttpResponse:
-    return render(request, "messaging/placeholder.html", {"title": "Scheduled Appointments"})
+@history_required
+@require_POST
+def history_layout(request: HttpRequest) -> HttpResponse:
+    """Save the user's History columns (drag, add, remove) and answer with the re-drawn table."""
+    keys = [k for k in request.POST.get("columns", "").split(",") if k]
+    try:
+        hist.layout_save(user=request.user, columns=keys)
+    except ValueError as exc:
+        return HttpResponseBadRequest(str(exc))
+    context = _history_context(request, request.POST)
+    context["panel_open"] = request.POST.get("panel_open") == "1"
+    response = render(request, f"{HISTORY_PAGE}#layout-response", context)
+    response["HX-Push-Url"] = "false"  # the page's address (with its filters) stays as it is
+    return response
 
 
 @login_required
+@history_required
+@require_GET
+def history_export(request: HttpRequest) -> StreamingHttpResponse:
+    """CSV of every filtered row (the user's columns), streamed."""
+    form = HistoryFilterForm(request.GET)
+    form.is_valid()
+    columns = hist.layout_columns(request.user)
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response = StreamingHttpResponse(hist.export_rows(form.filters(), columns), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="messaging-history-{stamp}.csv"'
+    return response
+
+
+@login_required
+@history_required
+@require_http_methods(["GET"])
+def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One delivery: every attempt, the provider's responses and callbacks, in order."""
+    try:
+        detail = hist.delivery_detail(pk)
+    except hist.Delivery.DoesNotExist as exc:
+        raise Http404("No such delivery") from exc
+    category = detail.delivery.bounce_category
+    context = {
+        "detail": detail,
+        "d": detail.delivery,
+        "category_explanation": hist.category_explanations().get(category, "") if category else "",
+        "back": reverse("messaging:history"),
+    }
+    return render(request, "messaging/delivery_detail.html", context)
+
+
+# --- Other screens (owned by other issues) -----------------------------------------------------------
+
+
+from messaging.appointment_views import appointments  # noqa: E402, F401  Scheduled Appointments (issue 6)
+
+
 def simulators(request: HttpRequest) -> HttpResponse:
-    return render(request, "messaging/placeholder.html", {"title": "Provider Simulators"})
+    """The demo's simulator page lives with the dispatcher (``messaging.simulator_views``, login required)."""
+    from messaging.simulator_views import simulators as view
+
+    return view(request)

@@ -1,0 +1,154 @@
+"""Benchmark: Send of a 100,000-recipient broadcast on PostgreSQL (target: rows written in ≤ 5 s).
+
+Run by hand:
+
+    createdb -h 127.0.0.1 -U postgres pimsy_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/pimsy_bench .venv/bin/python bench/bench_send.py
+
+Prints, for the same 100,000 delivery rows:
+- ``recipients_for`` (who receives it: consent, addresses, Do-Not-Send) — the Refresh part of Send;
+- ``broadcast_create`` writing the broadcast and its deliveries in one transaction (the target);
+- a plain ``COPY messaging_delivery FROM STDIN`` of the same rows (the floor), and the ratio.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pimsy_messaging.settings")
+os.environ.setdefault("PIMSY_TESTING", "1")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pimsy_bench")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from clients.models import Client, MessagingProfile  # noqa: E402
+from messaging import broadcasts  # noqa: E402
+from messaging.broadcasts import broadcast_create  # noqa: E402
+from messaging.models import Broadcast, Delivery, MessageType, new_token  # noqa: E402
+from messaging.recipients import recipients_for  # noqa: E402
+
+N = 100_000
+RUNS = 3
+
+
+def reset() -> None:
+    call_command("migrate", verbosity=0)
+    tables = [
+        "messaging_providerevent",
+        "messaging_attempt",
+        "messaging_delivery",
+        "messaging_broadcast",
+        "clients_appointment",
+        "clients_messagingcontact",
+        "clients_messagingprofile",
+        "clients_profilechange",
+        "clients_client",
+        "bounces_donotsendentry",
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
+def populate() -> None:
+    clients = Client.objects.bulk_create(
+        [Client(first_name=f"First{i}", last_name=f"Last{i:06d}", cell_phone=f"+1617{i:07d}") for i in range(N)],
+        batch_size=10_000,
+    )
+    MessagingProfile.objects.bulk_create(
+        [MessagingProfile(client=c, consent_given=True) for c in clients], batch_size=10_000
+    )
+
+
+def copy_rows(rows: list[dict], broadcast: Broadcast) -> float:
+    """COPY the same rows (fresh tokens) into messaging_delivery; returns seconds; rolled back.
+
+    The tuples are built before the clock starts: this is the bare bulk load of the rows.
+    """
+    now = timezone.now()
+    fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    tuples = []
+    for values in rows:
+        row = Delivery(
+            broadcast=broadcast,
+            message_type_id=broadcast.message_type_id,
+            created_at=now,
+            updated_at=now,
+            token=new_token(),
+            **values,
+        )
+        tuples.append(tuple(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields))
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            start = time.perf_counter()
+            with cursor.cursor.copy(f"COPY messaging_delivery ({columns}) FROM STDIN") as copy:
+                for values in tuples:
+                    copy.write_row(values)
+            elapsed = time.perf_counter() - start
+        transaction.set_rollback(True)
+    return elapsed
+
+
+def main() -> None:
+    assert connection.vendor == "postgresql", "this benchmark compares with PostgreSQL COPY"
+    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+    reset()
+    t0 = time.perf_counter()
+    populate()
+    print(f"populated {N:,} consenting clients in {time.perf_counter() - t0:.1f} s")
+    ad_hoc = MessageType.objects.get(code="ad-hoc-clients")
+    user, _ = get_user_model().objects.get_or_create(username="bench-sender")
+    broadcasts.dispatch.kick_sweeper = lambda: None  # measure the write, not the dispatcher
+
+    start = time.perf_counter()
+    recipients = recipients_for(message_type=ad_hoc, channels=["sms"])
+    select_s = time.perf_counter() - start
+    assert recipients.message_count == N
+
+    write_times, copy_times = [], []
+    for run in range(RUNS):
+        start = time.perf_counter()
+        result = broadcast_create(
+            message_type=ad_hoc,
+            channels=["sms"],
+            user=user,
+            description="Benchmark",
+            recipients=recipients,
+            idempotency_key=f"bench-{time.time_ns()}-{run}",
+        )
+        write_times.append(time.perf_counter() - start)
+        assert Delivery.objects.filter(broadcast=result.broadcast).count() == N
+        rows = broadcasts._delivery_rows(result.broadcast, recipients.recipients, [], timezone.now())
+        holder = Broadcast.objects.create(message_type=ad_hoc, broadcast_at=timezone.now(), channels=["sms"])
+        copy_times.append(copy_rows(rows, holder))
+        with connection.cursor() as cursor:  # keep the table the same size for every run
+            cursor.execute("DELETE FROM messaging_delivery WHERE broadcast_id = %s", [result.broadcast.pk])
+    write, floor = statistics.median(write_times), statistics.median(copy_times)
+    print(f"recipients_for (who receives it)          {select_s:6.2f} s  ({N:,} recipients)")
+    print(
+        f"broadcast_create (broadcast + deliveries)  {write:6.2f} s  median of {RUNS}: "
+        + ", ".join(f"{t:.2f}" for t in write_times)
+    )
+    print(
+        f"COPY of the same {N:,} rows                {floor:6.2f} s  median of {RUNS}: "
+        + ", ".join(f"{t:.2f}" for t in copy_times)
+    )
+    print(f"ratio broadcast_create / COPY              {write / floor:6.2f} x")
+    print(f"Send total (select + write)                {select_s + write:6.2f} s")
+    print("target: broadcast and delivery rows written in <= 5 s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,275 @@
+"""Broadcast writes (Send, Cancel) and the progress summary read.
+
+``broadcast_create`` writes the broadcast and one delivery per recipient and channel in one
+transaction, then asks the dispatcher to look for due work once the transaction has committed.
+It is idempotent on the form's idempotency key: a double click, a resubmitted form or two racing
+requests with the same key give back the one broadcast that exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
+
+from messaging import clock, dispatch
+from messaging.models import Broadcast, Delivery, MessageType, Status, new_token
+from messaging.recipients import Excluded, Recipient, RecipientList, recipients_for
+
+BULK_BATCH_SIZE = 5000
+log = logging.getLogger(__name__)
+
+
+class NothingToSend(ValueError):
+    """Send was asked for a list without any message to write."""
+
+
+@dataclass(frozen=True)
+class BroadcastResult:
+    broadcast: Broadcast
+    created: bool
+    queued: int = 0
+    suppressed: int = 0
+
+
+def broadcast_create(
+    *,
+    message_type: MessageType,
+    channels: Sequence[str],
+    user: Any = None,
+    description: str = "",
+    start_date: dt.date | None = None,
+    end_date: dt.date | None = None,
+    broadcast_at: dt.datetime | None = None,
+    only_preferences: bool = False,
+    idempotency_key: str | None = None,
+    skip_keys: Iterable[str] = (),
+    automated: bool = False,
+    recipients: RecipientList | None = None,
+) -> BroadcastResult:
+    """Create a broadcast with its deliveries (queued, or suppressed for Do-Not-Send addresses).
+
+    The recipients are computed again here (consent or the Do-Not-Send list may have changed since
+    Refresh); ``skip_keys`` are the rows staff unticked. Raises :class:`NothingToSend` when no
+    message would be written.
+    """
+    key = idempotency_key or None
+    if key is not None and (existing := _existing(key)) is not None:
+        return BroadcastResult(broadcast=existing, created=False)
+    if recipients is None:
+        recipients = recipients_for(
+            message_type=message_type,
+            channels=channels,
+            start_date=start_date,
+            end_date=end_date,
+            only_preferences=only_preferences,
+        )
+    recipients = recipients.without(skip_keys)
+    suppressed = [e for e in recipients.excluded if e.suppressed]
+    if recipients.message_count == 0 and not suppressed:
+        raise NothingToSend("Nobody on the list can receive this message on the chosen contact methods.")
+    now = clock.now()
+    broadcast = Broadcast(
+        message_type=message_type,
+        description=description,
+        start_date=start_date,
+        end_date=end_date,
+        broadcast_at=max(broadcast_at or now, now),
+        only_preferences=only_preferences,
+        channels=list(dict.fromkeys(channels)),
+        automated=automated,
+        created_by=user if user is not None and user.is_authenticated else None,
+        created_at=now,
+        idempotency_key=key,
+    )
+    try:
+        with transaction.atomic():
+            broadcast.save(force_insert=True)
+            rows = _delivery_rows(broadcast, recipients.recipients, suppressed, now)
+            _write_deliveries(broadcast, rows, now)
+            transaction.on_commit(_kick_sweeper)
+    except IntegrityError:
+        if key is not None and (existing := _existing(key)) is not None:
+            return BroadcastResult(broadcast=existing, created=False)
+        raise
+    return BroadcastResult(
+        broadcast=broadcast, created=True, queued=recipients.message_count, suppressed=len(suppressed)
+    )
+
+
+def _existing(key: str) -> Broadcast | None:
+    return Broadcast.objects.filter(idempotency_key=key).first()
+
+
+def _kick_sweeper() -> None:
+    """Ask the dispatcher to look now; if that fails (broker down) the periodic sweep finds the rows."""
+    try:
+        dispatch.kick_sweeper()  # looked up at call time: the dispatcher module owns it
+    except Exception:
+        log.exception("Could not wake the dispatcher; the periodic sweep will send the queued deliveries")
+
+
+def _delivery_rows(
+    broadcast: Broadcast, recipients: list[Recipient], suppressed: list[Excluded], now: dt.datetime
+) -> list[dict[str, Any]]:
+    """The varying field values (attnames) of every delivery; the rest comes from :func:`_row_defaults`."""
+    rows: list[dict[str, Any]] = [
+        {
+            "channel": target.channel,
+            "recipient_type": recipient.recipient_type,
+            "client_id": recipient.client_id,
+            "user_id": recipient.user_id,
+            "appointment_id": recipient.appointment_id,
+            "recipient_name": recipient.name,
+            "address": target.address,
+            "address_source": target.source,
+            "status": Status.QUEUED.value,
+            "next_attempt_at": broadcast.broadcast_at,
+        }
+        for recipient in recipients
+        for target in recipient.targets
+    ]
+    rows.extend(
+        {
+            "channel": entry.channel,
+            "recipient_type": entry.recipient_type,
+            "client_id": entry.client_id,
+            "user_id": entry.user_id,
+            "appointment_id": entry.appointment_id,
+            "recipient_name": entry.name,
+            "address": entry.address,
+            "address_source": entry.source,
+            "status": Status.SUPPRESSED.value,
+            "status_reason": entry.reason,
+            "bounce_category": entry.category,
+            "hard_bounce": True,
+            "next_attempt_at": None,
+            "finished_at": now,
+        }
+        for entry in suppressed
+    )
+    return rows
+
+
+def _write_deliveries(broadcast: Broadcast, rows: list[dict[str, Any]], now: dt.datetime) -> None:
+    """Insert the deliveries: ``COPY`` on PostgreSQL (the bulk-load path), ``bulk_create`` elsewhere.
+
+    Both run in the caller's transaction. Every field not in a row takes the value of a template
+    delivery (model defaults, the broadcast, ``now``); each row gets its own token.
+    """
+    common = {
+        "broadcast": broadcast,
+        "message_type_id": broadcast.message_type_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+    if connection.vendor != "postgresql":
+        Delivery.objects.bulk_create([Delivery(**common, **row) for row in rows], batch_size=BULK_BATCH_SIZE)
+        return
+    template = Delivery(**common)
+    fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
+    defaults = {f.attname: f.get_db_prep_save(getattr(template, f.attname), connection) for f in fields}
+    position = {f.attname: i for i, f in enumerate(fields)}
+    base = [defaults[f.attname] for f in fields]
+    token_at = position["token"]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = f"COPY {connection.ops.quote_name(Delivery._meta.db_table)} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for row in rows:  # row values are plain str/int/bool/None/aware datetime: no field conversion
+            values = base.copy()
+            for name, value in row.items():
+                values[position[name]] = value
+            values[token_at] = new_token()
+            copy.write_row(values)
+
+
+def broadcast_cancel(*, broadcast: Broadcast, user: Any = None) -> int:
+    """Cancel every delivery of ``broadcast`` that has not gone out; return how many.
+
+    A conditional UPDATE: a delivery the dispatcher has already claimed (sending) or sent is left
+    alone, so cancelling never races a send into an inconsistent state.
+    """
+    now = clock.now()
+    who = user.get_username() if user is not None and user.is_authenticated else "the system"
+    with transaction.atomic():
+        count = Delivery.objects.filter(broadcast=broadcast, status__in=[Status.SCHEDULED, Status.QUEUED]).update(
+            status=Status.CANCELLED,
+            status_reason=f"Cancelled by {who}",
+            next_attempt_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+        Broadcast.objects.filter(pk=broadcast.pk).update(state=Broadcast.State.CANCELLED)
+    broadcast.state = Broadcast.State.CANCELLED
+    return count
+
+
+# --- Progress (read) -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    queued: int = 0
+    sending: int = 0
+    sent: int = 0
+    delivered: int = 0
+    failed_hard: int = 0
+    failed_soft: int = 0
+    suppressed: int = 0
+    cancelled: int = 0
+
+    @property
+    def total(self) -> int:
+        return (
+            self.queued
+            + self.sending
+            + self.sent
+            + self.delivered
+            + self.failed_hard
+            + self.failed_soft
+            + self.suppressed
+            + self.cancelled
+        )
+
+    @property
+    def open(self) -> int:
+        """Messages that have not gone out yet (what Cancel would stop)."""
+        return self.queued
+
+    @property
+    def is_final(self) -> bool:
+        """Every delivery has reached a final state (delivered, failed, suppressed or cancelled)."""
+        return self.queued + self.sending + self.sent == 0
+
+    @property
+    def done_percent(self) -> int:
+        if not self.total:
+            return 100
+        final = self.delivered + self.failed_hard + self.failed_soft + self.suppressed + self.cancelled
+        return round(100 * final / self.total)
+
+
+def broadcast_progress(broadcast_id: int) -> Progress:
+    """Counts of a broadcast's deliveries by status (one grouped query)."""
+    counts: dict[str, int] = {}
+    rows = (
+        Delivery.objects.filter(broadcast_id=broadcast_id)
+        .values("status", "hard_bounce")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        status, n = row["status"], row["n"]
+        if status == Status.FAILED:
+            name = "failed_hard" if row["hard_bounce"] else "failed_soft"
+        elif status in (Status.SCHEDULED, Status.QUEUED):
+            name = "queued"
+        else:
+            name = status
+        counts[name] = counts.get(name, 0) + n
+    return Progress(**counts)

@@ -1,0 +1,181 @@
+"""Forms of Utilities > Messaging: the New tab (labels as the seed writes them) and History filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from messaging import clock
+from messaging.history import Filters
+from messaging.models import Channel, MessageTemplate, MessageType, Status
+
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+MAX_RANGE_DAYS = 366
+
+
+def new_idempotency_key() -> str:
+    return secrets.token_hex(16)
+
+
+def send_label(channels: list[str] | tuple[str, ...]) -> str:
+    """The Send button's words for the chosen Contact Methods."""
+    single = {
+        Channel.SMS: "Send Text Message",
+        Channel.EMAIL: "Send Email",
+        Channel.VOICE: "Send Voice Message",
+        Channel.FAX: "Send Fax",
+    }
+    chosen = list(dict.fromkeys(channels))
+    if len(chosen) == 1:
+        return single.get(chosen[0], "Send Message")
+    return "Send Messages" if chosen else "Send Message"
+
+
+class NewMessageForm(forms.Form):
+    message_type = forms.ModelChoiceField(
+        label="Message Types",
+        queryset=MessageType.objects.filter(active=True),
+        empty_label="Choose a message type…",
+        error_messages={"required": "Choose a message type.", "invalid_choice": "Choose a message type."},
+    )
+    description = forms.CharField(label="Description", required=False, max_length=255)
+    start_date = forms.DateField(label="Start Date", widget=forms.DateInput(attrs={"type": "date"}))
+    end_date = forms.DateField(label="End Date", widget=forms.DateInput(attrs={"type": "date"}))
+    broadcast_at = forms.DateTimeField(
+        label="Broadcast Date",
+        input_formats=[DATETIME_LOCAL, "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=DATETIME_LOCAL),
+        help_text="Clinic time. A time already past goes out now.",
+    )
+    only_preferences = forms.BooleanField(label="Only Send Based on Preferences", required=False)
+    channels = forms.MultipleChoiceField(
+        label="Contact Methods", choices=Channel.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+    skipped = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, sending: bool = False, **kwargs: Any) -> None:
+        """``sending``: validate for Send (Description, Contact Methods, templates), not only Refresh."""
+        self.sending = sending
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            today = timezone.localdate(clock.now())
+            self.initial.setdefault("start_date", today)
+            self.initial.setdefault("end_date", today + dt.timedelta(days=7))
+            self.initial.setdefault("broadcast_at", timezone.localtime(clock.now()).replace(second=0, microsecond=0))
+            self.initial.setdefault("idempotency_key", new_idempotency_key())
+        message_type = self.chosen_type()
+        if message_type is not None and message_type.is_manual:
+            description = self.fields["description"]
+            description.required = self.sending  # Refresh works before the Description is written
+            description.widget.attrs["required"] = True
+            description.error_messages["required"] = f"Description is required for {message_type.name} messages."
+        self.fields["description"].widget.attrs.setdefault("placeholder", "What this message is about")
+        self.fields["message_type"].widget.attrs["id"] = "id_message_type"
+
+    def chosen_type(self) -> MessageType | None:
+        """The selected message type, read from the raw data (before validation) or the initial."""
+        raw = self.data.get("message_type") if self.is_bound else self.initial.get("message_type")
+        if isinstance(raw, MessageType):
+            return raw
+        if not raw:
+            return None
+        try:
+            return MessageType.objects.filter(pk=int(raw), active=True).first()
+        except (TypeError, ValueError):
+            return None
+
+    def chosen_channels(self) -> list[str]:
+        raw = self.data.getlist("channels") if self.is_bound else self.initial.get("channels", [])
+        valid = set(Channel.values)
+        return [c for c in dict.fromkeys(raw) if c in valid]
+
+    def clean_description(self) -> str:
+        text = " ".join(self.cleaned_data.get("description", "").split())
+        if not text and self.fields["description"].required:
+            raise forms.ValidationError(self.fields["description"].error_messages["required"])
+        return text
+
+    def clean_broadcast_at(self) -> dt.datetime:
+        value: dt.datetime = self.cleaned_data["broadcast_at"]
+        if timezone.localdate(value) < timezone.localdate(clock.now()):
+            raise forms.ValidationError("Broadcast Date is in the past. Choose today or a later date.")
+        return value
+
+    def clean_skipped(self) -> frozenset[str]:
+        raw = self.cleaned_data.get("skipped") or ""
+        return frozenset(k for k in raw.split(",") if k.strip())
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("start_date"), data.get("end_date")
+        if start and end and end < start:
+            self.add_error("end_date", "End Date is before Start Date.")
+        elif start and end and (end - start).days > MAX_RANGE_DAYS:
+            self.add_error("end_date", f"Choose a range of at most {MAX_RANGE_DAYS} days.")
+        if self.sending:
+            self._clean_channels_for_send(data)
+        return data
+
+    def _clean_channels_for_send(self, data: dict[str, Any]) -> None:
+        channels = data.get("channels") or []
+        if not channels:
+            self.add_error("channels", "Choose at least one Contact Method.")
+            return
+        message_type = data.get("message_type")
+        if message_type is None:
+            return
+        have = set(MessageTemplate.objects.filter(message_type=message_type).values_list("channel", flat=True))
+        missing = [Channel(c).label for c in channels if c not in have]
+        if missing:
+            self.add_error(
+                "channels",
+                f"{message_type.name} has no {' or '.join(missing)} template. "
+                "Add one in Administration or choose another Contact Method.",
+            )
+
+
+class HistoryFilterForm(forms.Form):
+    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    message_type = forms.ModelChoiceField(
+        label="Message type", queryset=MessageType.objects.all(), required=False, empty_label="All types"
+    )
+    channel = forms.ChoiceField(label="Channel", choices=[("", "All channels"), *Channel.choices], required=False)
+    status = forms.ChoiceField(label="Status", choices=[("", "All statuses"), *Status.choices], required=False)
+    bounce = forms.ChoiceField(
+        label="Hard/Soft", choices=[("", "Hard or soft"), ("hard", "Hard"), ("soft", "Soft")], required=False
+    )
+    q = forms.CharField(
+        label="Recipient",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, phone or e-mail"}),
+    )
+    broadcast = forms.IntegerField(label="Broadcast", required=False, min_value=1, widget=forms.HiddenInput)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", "“To” is before “From”.")
+        return data
+
+    def filters(self) -> Filters:
+        """The valid filters (an invalid field is ignored, and shown with its error)."""
+        data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
+        message_type = data.get("message_type")
+        return Filters(
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            message_type_id=message_type.pk if message_type else None,
+            channel=data.get("channel") or "",
+            status=data.get("status") or "",
+            bounce=data.get("bounce") or "",
+            q=(data.get("q") or "").strip(),
+            broadcast_id=data.get("broadcast"),
+        )

@@ -1,0 +1,485 @@
+"""History tab reads: columns, filters, keyset pages, CSV export and one delivery's detail.
+
+Pages are keyset-paginated on ``(created_at, id)`` (newest first), so any page costs the same as
+the first: the query starts at the cursor in the ``delivery_history_idx`` index instead of
+counting and skipping rows. No total count is taken (``COUNT(*)`` over a million rows would cost
+more than the page).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone
+
+from messaging.models import Attempt, Channel, Delivery, HistoryLayout, ProviderEvent, RecipientType, Status
+from messaging.rendering import format_phone
+
+PAGE_SIZE = 50
+EXPORT_CHUNK = 2000
+
+
+# --- Columns ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    css: str = ""
+    title: str = ""
+    href: str = ""
+
+
+Row = dict[str, Any]  # one delivery as read for History: ``values()`` of the shown columns' fields
+
+
+@dataclass(frozen=True)
+class Column:
+    """A History column: the fields it reads (``values()`` paths) and how it shows them."""
+
+    key: str
+    label: str
+    fields: tuple[str, ...]
+    value: Callable[[Row], Cell]
+    numeric: bool = False
+    wrap: bool = False  # long text that may wrap on screen
+    export: Callable[[Row], str] | None = None  # CSV value when it differs from the screen text
+
+    def csv_value(self, row: Row) -> str:
+        return self.export(row) if self.export is not None else self.value(row).text
+
+
+def _when(value: dt.datetime | None) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _short_when(value: dt.datetime) -> str:
+    """Screen format: the year only when it is not this year."""
+    local = timezone.localtime(value)
+    same_year = local.year == timezone.localtime().year
+    return local.strftime("%b %d %H:%M" if same_year else "%Y-%m-%d %H:%M")
+
+
+@cache
+def category_explanations() -> dict[str, str]:
+    """Bounce category -> the seed's explanation (tooltip in History)."""
+    from bounces.classify import CATEGORIES
+
+    return {str(c.value): c.explanation for c in CATEGORIES}
+
+
+STATUS_CSS = {
+    Status.DELIVERED: "ok",
+    Status.SENT: "ok",
+    Status.FAILED: "bad",
+    Status.SUPPRESSED: "warn",
+    Status.CANCELLED: "muted",
+}
+# Choice labels by value: plain dict look-ups, no model instances needed.
+STATUS_LABELS = dict(Status.choices)
+CHANNEL_LABELS = dict(Channel.choices)
+RECIPIENT_TYPE_LABELS = dict(RecipientType.choices)
+
+
+def _sent_at(r: Row) -> Cell:
+    if r["sent_at"]:
+        return Cell(_short_when(r["sent_at"]), title=_when(r["sent_at"]))
+    return Cell("—", css="muted", title="Not sent yet")
+
+
+def _address(r: Row) -> Cell:
+    address = r["address"]
+    if r["channel"] == "email" or not address.startswith("+1"):
+        return Cell(address)
+    return Cell(format_phone(address), title=address)
+
+
+def _channel(r: Row) -> Cell:
+    return Cell(CHANNEL_LABELS.get(r["channel"], r["channel"]), css=f"ch ch-{r['channel']}")
+
+
+def _status(r: Row) -> Cell:
+    status = r["status"]
+    css = f"badge {STATUS_CSS.get(status, '')}".strip()
+    return Cell(STATUS_LABELS.get(status, status), css=css, title=r["status_reason"])
+
+
+def _category(r: Row) -> Cell:
+    category = r["bounce_category"]
+    if not category:
+        return Cell("")
+    return Cell(category, title=category_explanations().get(category, ""))
+
+
+def _hard_soft(r: Row) -> Cell:
+    if r["hard_bounce"] is None:
+        return Cell("")
+    return Cell("Hard", css="badge bad") if r["hard_bounce"] else Cell("Soft", css="badge warn")
+
+
+@cache
+def _history_url() -> str:
+    return reverse("messaging:history")
+
+
+def _broadcast(r: Row) -> Cell:
+    return Cell(f"#{r['broadcast_id']}", href=f"{_history_url()}?broadcast={r['broadcast_id']}")
+
+
+def _sent_by(r: Row) -> Cell:
+    username = r["broadcast__created_by__username"]
+    if r["broadcast__automated"] or not username:
+        return Cell("automated", css="muted")
+    return Cell(username)
+
+
+def _text(field: str) -> Callable[[Row], Cell]:
+    return lambda r: Cell(r[field] or "")
+
+
+def _number(field: str) -> Callable[[Row], Cell]:
+    return lambda r: Cell(str(r[field]))
+
+
+def _time(field: str) -> Callable[[Row], Cell]:
+    return lambda r: Cell(_when(r[field]))
+
+
+def _col(key: str, label: str, fields: tuple[str, ...] | str, value: Callable[[Row], Cell], **kw: Any) -> Column:
+    return Column(key, label, (fields,) if isinstance(fields, str) else fields, value, **kw)
+
+
+COLUMN_LIST: tuple[Column, ...] = (
+    _col("sent_at", "Sent at", "sent_at", _sent_at, export=lambda r: _when(r["sent_at"])),
+    _col("recipient", "Recipient", "recipient_name", _text("recipient_name")),
+    _col(
+        "recipient_type",
+        "Recipient type",
+        "recipient_type",
+        lambda r: Cell(RECIPIENT_TYPE_LABELS.get(r["recipient_type"], "")),
+    ),
+    _col("message_type", "Message type", "message_type__name", _text("message_type__name"), wrap=True),
+    _col("description", "Description", "broadcast__description", _text("broadcast__description"), wrap=True),
+    _col("channel", "Channel", "channel", _channel),
+    _col("address", "Address", ("address", "channel"), _address, export=lambda r: r["address"]),
+    _col("status", "Status", ("status", "status_reason"), _status),
+    _col("error_category", "Error category", "bounce_category", _category),
+    _col("hard_soft", "Hard/Soft", "hard_bounce", _hard_soft),
+    _col("attempts", "Attempts", "attempt_count", _number("attempt_count"), numeric=True),
+    _col("broadcast", "Broadcast", "broadcast_id", _broadcast),
+    _col("sent_by", "Sent by", ("broadcast__automated", "broadcast__created_by__username"), _sent_by),
+    # Available, not shown by default
+    _col("created_at", "Created", "created_at", _time("created_at")),
+    _col("broadcast_at", "Broadcast Date", "broadcast__broadcast_at", _time("broadcast__broadcast_at")),
+    _col("delivered_at", "Delivered at", "delivered_at", _time("delivered_at")),
+    _col("finished_at", "Finished at", "finished_at", _time("finished_at")),
+    _col("address_source", "Address source", "address_source", _text("address_source")),
+    _col("appointment", "Appointment", "appointment__start", _time("appointment__start")),
+    _col("status_reason", "Status reason", "status_reason", _text("status_reason"), wrap=True),
+    _col("error_code", "Error code", "error_code", _text("error_code")),
+    _col("error_detail", "Error detail", "error_detail", _text("error_detail"), wrap=True),
+    _col("resends", "Resends", "resend_count", _number("resend_count"), numeric=True),
+    _col("redials", "Redials", "redial_count", _number("redial_count"), numeric=True),
+    _col("provider_message_id", "Provider message id", "provider_message_id", _text("provider_message_id")),
+)
+COLUMNS: dict[str, Column] = {c.key: c for c in COLUMN_LIST}
+DEFAULT_COLUMNS: tuple[str, ...] = (
+    "sent_at",
+    "recipient",
+    "recipient_type",
+    "message_type",
+    "description",
+    "channel",
+    "address",
+    "status",
+    "error_category",
+    "hard_soft",
+    "attempts",
+    "broadcast",
+    "sent_by",
+)
+
+
+def clean_columns(keys: Sequence[str]) -> list[str]:
+    """Known column keys, each once, in the given order (unknown keys dropped)."""
+    return [k for k in dict.fromkeys(keys) if k in COLUMNS]
+
+
+def layout_columns(user: Any) -> list[Column]:
+    """The user's saved History columns (the default layout when never saved)."""
+    saved = HistoryLayout.objects.filter(user=user).values_list("columns", flat=True).first()
+    keys = clean_columns(saved or []) or list(DEFAULT_COLUMNS)
+    return [COLUMNS[k] for k in keys]
+
+
+def layout_save(*, user: Any, columns: Sequence[str]) -> list[str]:
+    """Save the user's column order (a write; kept here beside its reader). Returns what was saved."""
+    keys = clean_columns(columns)
+    if not keys:
+        raise ValueError("Keep at least one column.")
+    HistoryLayout.objects.update_or_create(user=user, defaults={"columns": keys})
+    return keys
+
+
+# --- Filters ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    message_type_id: int | None = None
+    channel: str = ""
+    status: str = ""
+    bounce: str = ""  # "hard" / "soft"
+    q: str = ""
+    broadcast_id: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(v not in (None, "") for v in self.__dict__.values())
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+
+
+def filtered(filters: Filters) -> QuerySet[Delivery]:
+    """Deliveries matching ``filters`` (no ordering, no joins)."""
+    qs = Delivery.objects.all()
+    if filters.date_from:
+        qs = qs.filter(created_at__gte=_day_start(filters.date_from))
+    if filters.date_to:
+        qs = qs.filter(created_at__lt=_day_start(filters.date_to + dt.timedelta(days=1)))
+    if filters.message_type_id:
+        qs = qs.filter(message_type_id=filters.message_type_id)
+    if filters.channel:
+        qs = qs.filter(channel=filters.channel)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.bounce:
+        qs = qs.filter(hard_bounce=filters.bounce == "hard")
+    if filters.broadcast_id:
+        qs = qs.filter(broadcast_id=filters.broadcast_id)
+    if filters.q:
+        qs = qs.filter(_search(filters.q))
+    return qs
+
+
+def _search(text: str) -> Q:
+    """Recipient search: an e-mail address or phone number matches the address exactly (indexable);
+    anything else matches every word in the recipient's name."""
+    text = text.strip()
+    if "@" in text:
+        return Q(address__in={text, text.lower()})
+    number = _as_phone_number(text)
+    if number:
+        return Q(address=number)
+    query = Q()
+    for word in text.split():
+        query &= Q(recipient_name__icontains=word)
+    return query
+
+
+def _as_phone_number(text: str) -> str:
+    """``text`` as an E.164 number when it is one (digits, spaces, dashes, dots, brackets, a plus)."""
+    import phonenumbers
+    from django.conf import settings
+
+    digits = sum(ch.isdigit() for ch in text)
+    if digits < 7 or any(not (ch.isdigit() or ch in " -.()+") for ch in text):
+        return ""
+    try:
+        parsed = phonenumbers.parse(text, settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return ""
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def row_fields(columns: Sequence[Column]) -> list[str]:
+    """The ``values()`` paths a page reads: the cursor's (created_at, id) and the shown columns' fields."""
+    wanted = ["id", "created_at"] + [f for c in columns for f in c.fields]
+    return list(dict.fromkeys(wanted))
+
+
+def as_rows(qs: QuerySet[Delivery], columns: Sequence[Column]) -> QuerySet[Delivery]:
+    """Plain rows (dicts) of the shown columns' fields: joins only what they read, no model instances."""
+    return qs.values(*row_fields(columns))
+
+
+# --- Keyset pages ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    created_at: dt.datetime
+    id: int
+
+    def encode(self) -> str:
+        micros = int(self.created_at.timestamp() * 1_000_000)
+        return f"{micros}.{self.id}"
+
+    @classmethod
+    def decode(cls, text: str | None) -> Cursor | None:
+        """A cursor from its text, or None for a missing or malformed one (first page)."""
+        if not text:
+            return None
+        micros, _, ident = text.partition(".")
+        try:
+            stamp = dt.datetime.fromtimestamp(int(micros) / 1_000_000, tz=dt.UTC)
+            return cls(created_at=stamp, id=int(ident))
+        except (ValueError, OverflowError, OSError):
+            return None
+
+    @classmethod
+    def of(cls, row: Row) -> Cursor:
+        return cls(created_at=row["created_at"], id=row["id"])
+
+
+def _older_than(c: Cursor) -> Q:
+    # created_at <= c bounds the index range; the OR picks the rows strictly after the cursor.
+    return Q(created_at__lte=c.created_at) & (Q(created_at__lt=c.created_at) | Q(id__lt=c.id))
+
+
+def _newer_than(c: Cursor) -> Q:
+    return Q(created_at__gte=c.created_at) & (Q(created_at__gt=c.created_at) | Q(id__gt=c.id))
+
+
+@dataclass
+class HistoryPage:
+    rows: list[Row] = field(default_factory=list)
+    next_cursor: str = ""  # older rows
+    prev_cursor: str = ""  # newer rows
+
+
+def page_queryset(
+    filters: Filters,
+    *,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    size: int = PAGE_SIZE,
+    columns: Sequence[Column] = (),
+) -> QuerySet[Delivery]:
+    """The one query a History page runs (exposed for the benchmark's bare-SQL comparison)."""
+    qs = as_rows(filtered(filters), columns or [COLUMNS[k] for k in DEFAULT_COLUMNS])
+    if before is not None:
+        return qs.filter(_newer_than(before)).order_by("created_at", "id")[: size + 1]
+    if after is not None:
+        qs = qs.filter(_older_than(after))
+    return qs.order_by("-created_at", "-id")[: size + 1]
+
+
+def history_page(
+    filters: Filters,
+    *,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+    size: int = PAGE_SIZE,
+    columns: Sequence[Column] = (),
+) -> HistoryPage:
+    """One page of History, newest first; ``after`` pages to older rows, ``before`` to newer."""
+    rows = list(page_queryset(filters, after=after, before=before, size=size, columns=columns))
+    more = len(rows) > size
+    rows = rows[:size]
+    page = HistoryPage()
+    if before is not None:
+        rows.reverse()
+        page.rows = rows
+        page.prev_cursor = Cursor.of(rows[0]).encode() if more and rows else ""
+        page.next_cursor = Cursor.of(rows[-1]).encode() if rows else ""
+        return page
+    page.rows = rows
+    page.next_cursor = Cursor.of(rows[-1]).encode() if more and rows else ""
+    page.prev_cursor = Cursor.of(rows[0]).encode() if after is not None and rows else ""
+    return page
+
+
+def table_rows(rows: Sequence[Delivery], columns: Sequence[Column]) -> list[tuple[Delivery, list[tuple[Column, Cell]]]]:
+    return [(d, [(c, c.value(d)) for c in columns]) for d in rows]
+
+
+# --- CSV export -------------------------------------------------------------------------------------------
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_safe(text: str) -> str:
+    """Neutralise spreadsheet formulas (CSV injection): a leading = + - @ tab or CR gets a quote."""
+    return "'" + text if text and text[0] in "=+-@\t\r" else text
+
+
+def export_rows(filters: Filters, columns: Sequence[Column]) -> Iterator[str]:
+    """CSV lines (header first) of every filtered delivery, newest first, streamed in chunks."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow([c.label for c in columns])
+    qs = as_rows(filtered(filters), columns).order_by("-created_at", "-id")
+    for row in qs.iterator(chunk_size=EXPORT_CHUNK):
+        yield writer.writerow([_csv_safe(c.csv_value(row)) for c in columns])
+
+
+# --- One delivery -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime
+    kind: str  # created / attempt / event / finished
+    title: str
+    detail: str = ""
+    payload: Any = None
+
+
+@dataclass
+class DeliveryDetail:
+    delivery: Delivery
+    attempts: list[Attempt]
+    events: list[ProviderEvent]
+    timeline: list[TimelineEntry]
+
+
+def delivery_detail(pk: int) -> DeliveryDetail:
+    """A delivery with every attempt and provider event, and one timeline of all of them in order."""
+    joins = ("message_type", "broadcast", "broadcast__created_by", "client", "user", "appointment")
+    delivery = Delivery.objects.select_related(*joins).get(pk=pk)
+    attempts = list(Attempt.objects.filter(delivery=delivery).order_by("number", "id"))
+    events = list(ProviderEvent.objects.filter(delivery=delivery).order_by("received_at", "id"))
+    due = f", due {_when(delivery.next_attempt_at)}" if delivery.next_attempt_at else ""
+    timeline = [TimelineEntry(delivery.created_at, "created", "Created", f"Broadcast #{delivery.broadcast_id}{due}")]
+    for attempt in attempts:
+        outcome = attempt.outcome or "in progress"
+        detail = " ".join(p for p in (attempt.error_code, attempt.error_detail) if p)
+        timeline.append(
+            TimelineEntry(
+                attempt.started_at,
+                "attempt",
+                f"Attempt {attempt.number} ({attempt.get_kind_display()}): {outcome}",
+                detail,
+                attempt.response or None,
+            )
+        )
+    for event in events:
+        title = f"{event.provider} {event.event_type or 'event'}" + (f": {event.status}" if event.status else "")
+        timeline.append(
+            TimelineEntry(
+                event.received_at, "event", title, "" if event.applied else "not applied", event.payload or None
+            )
+        )
+    if delivery.finished_at and delivery.is_final:
+        timeline.append(
+            TimelineEntry(
+                delivery.finished_at, "finished", f"Final: {delivery.get_status_display()}", delivery.status_reason
+            )
+        )
+    order = {"created": 0, "attempt": 1, "event": 2, "finished": 3}
+    timeline.sort(key=lambda e: (e.at, order[e.kind]))
+    return DeliveryDetail(delivery=delivery, attempts=attempts, events=events, timeline=timeline)

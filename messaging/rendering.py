@@ -1,0 +1,297 @@
+"""Message templates rendered safely: a fixed whitelist of ``{{ placeholder }}`` names, no attribute access.
+
+Administrators write templates in the admin with the placeholders documented in :data:`PLACEHOLDERS`.
+Rendering substitutes plain strings only: ``{{ client.diagnosis }}`` or ``{{ x|filter }}`` are not
+names of the whitelist and render as nothing, so a template can never reach into a model.
+
+Public interface (used by the dispatcher at send time and by the New tab's preview):
+
+- :func:`render_for` renders one :class:`~messaging.models.MessageTemplate` with a context.
+- :func:`delivery_context` builds the context of one :class:`~messaging.models.Delivery`.
+- :func:`render_delivery` does both for a delivery.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import zoneinfo
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import phonenumbers
+from django.conf import settings
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from clients.models import Appointment, Client, StaffProfile
+    from messaging.models import Delivery, MessageTemplate
+
+PLACEHOLDERS: dict[str, str] = {
+    "first_name": "Recipient's first (or preferred) name",
+    "appointment_date": "Appointment date in the recipient's time zone, e.g. Tuesday, March 4",
+    "appointment_time": "Appointment time in the recipient's time zone, e.g. 2:30 PM",
+    "clinician_name": "Clinician's display name (neutral wording for Part 2 clients)",
+    "location": "Appointment location, or 'Telehealth (video visit)'",
+    "telehealth_link": "Meeting link of a telehealth appointment",
+    "practice_name": "Practice name",
+    "practice_phone": "Practice phone number",
+    "confirm_instructions": "How to confirm (per channel)",
+    "description": "The broadcast's Description",
+    "renewal_item": "Staff licence or credential due for renewal",
+    "renewal_date": "Its renewal date",
+    "statement_message": "Setting 182 (BILLING - STATEMENT message)",
+    "portal_message": "Setting 371 (PORTAL - Change or Forgot Password Change Message)",
+}
+
+_PLACEHOLDER_RE = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
+# Words used for a Part 2 client instead of details that could reveal a substance-use program.
+NEUTRAL_CLINICIAN = "your provider"
+NEUTRAL_LOCATION = "our office"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    sms_body: str = ""
+    email_subject: str = ""
+    email_text: str = ""
+    email_html: str = ""
+    voice_script: str = ""
+    voice_audio_url: str | None = None  # the template's recorded audio: URL path only, no host
+    fax_text: str = ""
+
+
+def substitute(text: str, context: dict[str, str], *, escape_html: bool = False) -> str:
+    """Replace whitelisted ``{{ name }}`` placeholders by their context value; anything else by ''."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in PLACEHOLDERS:
+            return ""
+        raw = str(context.get(name, "") or "")
+        return html.escape(raw) if escape_html else raw
+
+    return _PLACEHOLDER_RE.sub(value, text or "")
+
+
+def unknown_placeholders(text: str) -> list[str]:
+    """Placeholder names in ``text`` that are not in the whitelist (they would render empty)."""
+    seen: list[str] = []
+    for name in _PLACEHOLDER_RE.findall(text or ""):
+        if name not in PLACEHOLDERS and name not in seen:
+            seen.append(name)
+    return seen
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def render_for(*, template: MessageTemplate, context: dict[str, str]) -> Rendered:
+    """Render every part of ``template`` with ``context`` (plain strings; HTML parts are escaped)."""
+    audio = template.voice_audio.url if template.voice_audio else None
+    return Rendered(
+        sms_body=substitute(template.sms_body, context).strip(),
+        email_subject=_one_line(substitute(template.email_subject, context)),
+        email_text=substitute(template.email_text, context),
+        email_html=substitute(template.email_html, context, escape_html=True),
+        voice_script=substitute(template.voice_script, context).strip(),
+        voice_audio_url=audio,
+        fax_text=substitute(template.fax_body, context),
+    )
+
+
+# --- Context -----------------------------------------------------------------------------------
+
+
+def format_date(value: dt.datetime | dt.date) -> str:
+    return f"{value:%A, %B} {value.day}"
+
+
+def format_time(value: dt.datetime) -> str:
+    hour = value.hour % 12 or 12
+    return f"{hour}:{value:%M} {'AM' if value.hour < 12 else 'PM'}"
+
+
+def format_phone(number: str) -> str:
+    """A phone number as people write it: national format in the default region."""
+    if (
+        settings.PHONENUMBER_DEFAULT_REGION == "US"
+        and len(number) == 12
+        and number.startswith("+1")
+        and number[1:].isdigit()
+    ):
+        return f"({number[2:5]}) {number[5:8]}-{number[8:]}"  # NANP: no parsing needed
+    try:
+        parsed = phonenumbers.parse(number, settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def confirm_instructions(channel: str) -> str:
+    if channel == "sms":
+        return "Reply C to confirm or N to cancel."
+    if channel == "voice":
+        return "To confirm, press 1."
+    return f"To confirm or reschedule, call {format_phone(settings.PRACTICE_PHONE)}."
+
+
+def _clinic_zone() -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+
+def _appointment_when(start: dt.datetime, zone: zoneinfo.ZoneInfo) -> tuple[str, str]:
+    local = start.astimezone(zone)
+    time = format_time(local)
+    if zone.key != _clinic_zone().key:
+        time = f"{time} {local.tzname()}"
+    return format_date(local), time
+
+
+def staff_name(user: AbstractBaseUser | None) -> str:
+    if user is None:
+        return ""
+    profile = _related(user, "staff_profile")
+    if profile is not None:
+        return profile.name
+    full = getattr(user, "get_full_name", lambda: "")()
+    return full or user.get_username()
+
+
+def _related(obj: object, name: str) -> object | None:
+    try:
+        return getattr(obj, name)
+    except Exception:  # RelatedObjectDoesNotExist
+        return None
+
+
+def renewal_due(
+    profile: StaffProfile | None, *, start: dt.date | None = None, end: dt.date | None = None
+) -> tuple[str, dt.date] | None:
+    """The staff member's licence/credential renewal that falls in [start, end] (earliest first)."""
+    if profile is None:
+        return None
+    due = [
+        (profile.licence_name or "licence", profile.licence_renewal_date),
+        (profile.credential_name or "credential", profile.credential_renewal_date),
+    ]
+    candidates = [
+        (item, day)
+        for item, day in due
+        if day is not None and (start is None or day >= start) and (end is None or day <= end)
+    ]
+    return min(candidates, key=lambda pair: pair[1]) if candidates else None
+
+
+def base_context(*, channel: str, description: str = "") -> dict[str, str]:
+    from messaging.system_settings import get_setting
+
+    return {
+        "practice_name": settings.PRACTICE_NAME,
+        "practice_phone": format_phone(settings.PRACTICE_PHONE),
+        "confirm_instructions": confirm_instructions(channel),
+        "description": description,
+        "statement_message": str(get_setting(182)),
+        "portal_message": str(get_setting(371)),
+    }
+
+
+def recipient_context(
+    *,
+    channel: str,
+    description: str = "",
+    client: Client | None = None,
+    user: AbstractBaseUser | None = None,
+    appointment: Appointment | None = None,
+    window: tuple[dt.date | None, dt.date | None] = (None, None),
+) -> dict[str, str]:
+    """The placeholder values for one recipient (client or staff user) on one channel."""
+    context = base_context(channel=channel, description=description)
+    zone = _clinic_zone()
+    part2 = False
+    if client is not None:
+        context["first_name"] = client.display_first_name
+        zone, part2 = client.zone, client.part2_diagnosis
+    elif user is not None:
+        profile = _related(user, "staff_profile")
+        context["first_name"] = getattr(user, "first_name", "") or staff_name(user)
+        if profile is not None:
+            zone = profile.zone
+        renewal = renewal_due(profile, start=window[0], end=window[1])
+        if renewal is not None:
+            context["renewal_item"] = renewal[0]
+            context["renewal_date"] = format_date(renewal[1])
+    if appointment is not None:
+        context.update(_appointment_context(appointment, zone=zone, neutral=part2))
+    return context
+
+
+def _appointment_context(appointment: Appointment, *, zone: zoneinfo.ZoneInfo, neutral: bool) -> dict[str, str]:
+    date, time = _appointment_when(appointment.start, zone)
+    if appointment.is_telehealth:
+        location = "Telehealth (video visit)"
+    else:
+        location = NEUTRAL_LOCATION if neutral else (appointment.location or NEUTRAL_LOCATION)
+    return {
+        "appointment_date": date,
+        "appointment_time": time,
+        "clinician_name": NEUTRAL_CLINICIAN if neutral else staff_name(appointment.clinician),
+        "location": location,
+        "telehealth_link": appointment.meeting_link if appointment.is_telehealth else "",
+    }
+
+
+def sample_context(*, channel: str, description: str = "") -> dict[str, str]:
+    """Values for a preview before Refresh has found a real recipient."""
+    from django.utils import timezone
+
+    start = timezone.localtime() + dt.timedelta(days=2)
+    start = start.replace(hour=10, minute=30)
+    context = base_context(channel=channel, description=description)
+    context.update(
+        {
+            "first_name": "Alex",
+            "appointment_date": format_date(start),
+            "appointment_time": format_time(start),
+            "clinician_name": "Jordan Lee, LCSW",
+            "location": "Main Office, Suite 200",
+            "telehealth_link": "https://meet.example.org/visit/abc123",
+            "renewal_item": "State licence",
+            "renewal_date": format_date(start.date() + dt.timedelta(days=28)),
+        }
+    )
+    return context
+
+
+def delivery_context(delivery: Delivery) -> dict[str, str]:
+    """The placeholder values for ``delivery`` (its recipient, appointment, channel and broadcast)."""
+    broadcast = delivery.broadcast
+    return recipient_context(
+        channel=delivery.channel,
+        description=broadcast.description,
+        client=delivery.client,
+        user=delivery.user,
+        appointment=delivery.appointment,
+        window=(broadcast.start_date, broadcast.end_date),
+    )
+
+
+def template_for(message_type_id: int, channel: str) -> MessageTemplate | None:
+    from messaging.models import MessageTemplate
+
+    return MessageTemplate.objects.filter(message_type_id=message_type_id, channel=channel).first()
+
+
+def render_delivery(delivery: Delivery) -> Rendered:
+    """What ``delivery`` says: its message type's template for its channel, rendered for its recipient.
+
+    A type without a template for the channel renders empty (the dispatcher records that as our
+    configuration error rather than sending an empty message).
+    """
+    template = template_for(delivery.message_type_id, delivery.channel)
+    if template is None:
+        return Rendered()
+    return render_for(template=template, context=delivery_context(delivery))
