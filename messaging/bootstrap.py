@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+# At most 160 characters rendered (one segment; the FCC healthcare exemption's limit); no clinician
+# name or specialty in a text (HIPAA minimum necessary).
 APPT_SMS = (
-    "{{ practice_name }}: reminder of your appointment on {{ appointment_date }} at {{ appointment_time }}"
-    " with {{ clinician_name }}. {{ confirm_instructions }} Reply STOP to opt out."
+    "{{ practice_name }}: reminder of your appointment {{ appointment_date }} at {{ appointment_time }}."
+    " {{ confirm_instructions }} Reply STOP to opt out."
 )
 APPT_EMAIL_TEXT = (
     "Hello {{ first_name }},\n\nThis is a reminder of your appointment on {{ appointment_date }} at "
@@ -235,6 +237,7 @@ def ensure_reference_data(**kwargs: Any) -> None:
         [SystemSetting(number=n, value=d.default) for n, d in REGISTRY.items() if n not in existing]
     )
     clear_cache()
+    __import__("messaging.beat", fromlist=["*"]).ensure_periodic_tasks()  # the dispatcher's sweep on beat
     for spec in MESSAGE_TYPES:
         fields = {k: v for k, v in spec.items() if k not in {"code", "templates"}}
         message_type, created = MessageType.objects.get_or_create(code=spec["code"], defaults=fields)

@@ -10,6 +10,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 
 
@@ -221,6 +222,8 @@ class Delivery(models.Model):
     attempt_count = models.PositiveIntegerField(default=0)
     redial_count = models.PositiveIntegerField(default=0)
     resend_count = models.PositiveIntegerField(default=0)
+    # What the next attempt is (an Attempt.Kind): set when a redial / resend / restart is scheduled.
+    retry_kind = models.CharField(max_length=8, blank=True)
     # Outcome
     bounce_category = models.CharField(max_length=24, blank=True, help_text="One of bounces.classify.CATEGORIES")
     hard_bounce = models.BooleanField(null=True, blank=True)
@@ -242,6 +245,11 @@ class Delivery(models.Model):
             models.Index(fields=["-created_at", "-id"], name="delivery_history_idx"),
             models.Index(fields=["broadcast", "status"], name="delivery_broadcast_idx"),
             models.Index(fields=["channel", "-created_at", "-id"], name="delivery_channel_hist_idx"),
+            # The sweeper: due queued rows per channel, and leases of rows out for sending.
+            models.Index(
+                fields=["channel", "next_attempt_at"], name="delivery_queued_due_idx", condition=Q(status="queued")
+            ),
+            models.Index(fields=["lease_expires_at"], name="delivery_sending_lease_idx", condition=Q(status="sending")),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,140 @@
+"""Twilio call webhooks: the TwiML for an answered call, status callbacks, key presses, audio.
+
+* ``POST /webhooks/twilio/voice/<token>/twiml`` – asked once the call is answered (after the
+  beep for a machine, because detection is synchronous); answers the message or ``<Hangup/>``.
+* ``POST /webhooks/twilio/voice/<token>/status`` – answered / completed / busy / no-answer /
+  failed; moves the delivery on (redial, resend or final state via ``messaging.outcomes``).
+* ``POST /webhooks/twilio/voice/<token>/gather`` – the key pressed at "press 1 to confirm"; kept
+  as a ProviderEvent (``event_type="gather"``) for the confirmation logic.
+* ``GET /webhooks/voice/audio/<signed>/`` – the template's recording, for ``<Play>``; the signed
+  value expires (``AUDIO_MAX_AGE_SECONDS``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET, require_POST
+from twilio.twiml.voice_response import VoiceResponse
+
+from messaging.channels.twilio_webhooks import twilio_signature_required
+from messaging.channels.voice.transport import MACHINE_PREFIX, build_twiml, token_from_audio_signature
+from messaging.channels.webhook_support import delivery_for_token, form_payload, ok
+from messaging.models import Delivery, MessageTemplate, ProviderEvent, Status
+from messaging.outcomes import delivery_apply_status
+
+if TYPE_CHECKING:
+    from bounces.classify import Classification
+
+IN_PROGRESS = {"queued", "initiated", "ringing", "in-progress", "answered"}
+REDIAL_STATUSES = {"busy", "no-answer", "failed"}
+
+
+def voicemail_ok(delivery: Delivery) -> bool:
+    """Clients choose (MessagingProfile.voicemail_ok); staff reminders may always go to voicemail."""
+    if delivery.client_id is None:
+        return True
+    profile = getattr(delivery.client, "messaging", None)
+    return bool(profile and profile.voicemail_ok)
+
+
+def twiml_response(twiml: str) -> HttpResponse:
+    return HttpResponse(twiml, content_type="text/xml")
+
+
+@require_POST
+@twilio_signature_required
+def voice_twiml(request: HttpRequest, token: str) -> HttpResponse:
+    from messaging.rendering import render_delivery
+
+    delivery = delivery_for_token(token, "voice")
+    if delivery is None or delivery.status in (Status.CANCELLED, Status.SUPPRESSED):
+        response = VoiceResponse()
+        response.hangup()
+        return twiml_response(str(response))
+    answered_by = request.POST.get("AnsweredBy", "")
+    twiml = build_twiml(
+        delivery, render_delivery(delivery), answered_by=answered_by, voicemail_ok=voicemail_ok(delivery)
+    )
+    return twiml_response(twiml)
+
+
+@require_POST
+@twilio_signature_required
+def voice_status(request: HttpRequest, token: str) -> HttpResponse:
+    delivery = delivery_for_token(token, "voice")
+    call_sid = request.POST.get("CallSid", "")
+    call_status = request.POST.get("CallStatus", "").lower()
+    if delivery is None or not call_sid or not call_status:
+        return ok()
+    answered_by = request.POST.get("AnsweredBy", "")
+    status, classification, redial = call_outcome(delivery, call_status, answered_by)
+    delivery_apply_status(
+        delivery_id=delivery.pk,
+        status=status,
+        provider="twilio",
+        event_id=f"{call_sid}:{call_status}",
+        event_type=f"call-{call_status}",
+        payload=form_payload(request.POST),
+        classification=classification,
+        provider_message_id=call_sid,
+        redial=redial,
+    )
+    return ok()
+
+
+def call_outcome(delivery: Delivery, call_status: str, answered_by: str) -> tuple[str, Classification | None, bool]:
+    """(our status, failure classification, may redial) for a Twilio call status."""
+    from bounces.classify import Classification, classify_call
+
+    if call_status in IN_PROGRESS:
+        return Status.SENT, None, False
+    classification = classify_call(call_status, answered_by or None)
+    if classification is not None:
+        return Status.FAILED, classification, call_status in REDIAL_STATUSES
+    if call_status == "completed" and answered_by.startswith(MACHINE_PREFIX) and not voicemail_ok(delivery):
+        reason = "answered by a machine; the client does not allow voicemail, so no message was left"
+        # A resend later may reach the person; an immediate redial would reach the machine again.
+        return Status.FAILED, Classification(category="No-Answer-From-Host", hard=False, reason=reason), False
+    return Status.DELIVERED, None, False
+
+
+@require_POST
+@twilio_signature_required
+def voice_gather(request: HttpRequest, token: str) -> HttpResponse:
+    delivery = delivery_for_token(token, "voice")
+    digits = request.POST.get("Digits", "")[:8]
+    call_sid = request.POST.get("CallSid", "")
+    response = VoiceResponse()
+    if delivery is not None and call_sid:
+        ProviderEvent.objects.get_or_create(
+            provider="twilio",
+            event_id=f"{call_sid}:gather",
+            defaults={
+                "delivery": delivery,
+                "event_type": "gather",
+                "status": digits,
+                "payload": form_payload(request.POST),
+                "applied": False,
+            },
+        )
+    if digits == "1":
+        response.say("Thank you. Your confirmation was received. Goodbye.")
+    else:
+        response.say("Thank you. Goodbye.")
+    response.hangup()
+    return twiml_response(str(response))
+
+
+@require_GET
+def voice_audio(request: HttpRequest, signed: str) -> FileResponse:
+    """The recording of the delivery's voice template, for a URL Twilio got minutes ago."""
+    token = token_from_audio_signature(signed)
+    delivery = delivery_for_token(token or "", "voice")
+    if delivery is None:
+        raise Http404("No such recording")
+    template = MessageTemplate.objects.filter(message_type_id=delivery.message_type_id, channel="voice").first()
+    if template is None or not template.voice_audio:
+        raise Http404("No such recording")
+    return FileResponse(template.voice_audio.open("rb"), filename=template.voice_audio.name.rsplit("/", 1)[-1])

@@ -1,0 +1,408 @@
+"""Delivery outcomes: provider events and send results move a delivery forward, never back.
+
+One entry point for everything that learns how a delivery went — provider webhooks (Twilio SMS
+and call status, fax callbacks), e-mail tracking events (``bounces.tracking``), the dispatcher's
+own send results: :func:`delivery_apply_status`.
+
+Rules
+-----
+* **Forward only.** ``Status`` ranks: scheduled < queued < sending < sent < delivered; failed,
+  suppressed and cancelled are final like delivered. A late "sent" never overwrites
+  "delivered"; nothing changes a final delivery. Provider events only apply to a delivery that
+  is out with the provider (sending or sent); events of an earlier attempt (their provider
+  message id belongs to an older :class:`~messaging.models.Attempt`) are kept but not applied.
+* **Idempotent.** Each event is stored once as a :class:`~messaging.models.ProviderEvent`
+  (unique provider + event id); a duplicate returns False and changes nothing.
+* **Compare-and-set.** The status is written with ``UPDATE … WHERE status = <what we read>``;
+  a concurrent change makes us read again and re-decide.
+* **Failures** follow the channel's :func:`retry_policy`: a hard classification ends the
+  delivery (failed) and ``bounces.services.bounce_record`` puts the address on the Do-Not-Send
+  list; a soft one schedules a redial or resend via ``next_attempt_at`` (the sweeper picks it
+  up) until the channel's counts are used up, then ends it as failed (soft).
+
+Retry policy per channel (the seed's numbered settings)
+-------------------------------------------------------
+======  ==============================  =================================  ==================
+channel redials (busy / no answer)      resends                            restart unfinished
+======  ==============================  =================================  ==================
+voice   266, ``DISPATCH_REDIAL_SECONDS``  257, every 268 minutes             271
+fax     260, ``DISPATCH_REDIAL_SECONDS``  251, every 262 minutes             259
+email   none (no line to redial)        256, every 258 minutes             always
+sms     none                            none (see below)                   always
+======  ==============================  =================================  ==================
+
+Redials come first, then resends (at most 1 + redials + resends attempts). A redial may retry
+even a hard-looking call failure (Twilio's ``failed`` is often transient, and the product's
+settings say busy / no-answer / failed calls are redialled); once redials are used up the
+classification decides.
+
+SMS is not resent after a soft failure: the seed has no SMS resend setting, carriers already
+retry an unreachable handset within the message's validity period, and the FCC healthcare
+exemption allows at most one text a day — a second copy is worse than a missed reminder.
+Throttling (HTTP 429 / 20429) and network errors are not failures and are retried by the
+dispatcher with back-off on every channel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from messaging import clock
+from messaging.models import Attempt, Channel, Delivery, ProviderEvent, Status
+
+if TYPE_CHECKING:
+    from bounces.classify import Classification
+
+logger = logging.getLogger(__name__)
+
+RANK: dict[str, int] = {
+    Status.SCHEDULED: 0,
+    Status.QUEUED: 1,
+    Status.SENDING: 2,
+    Status.SENT: 3,
+    Status.DELIVERED: 4,
+    Status.FAILED: 4,
+    Status.SUPPRESSED: 4,
+    Status.CANCELLED: 4,
+}
+# Provider events apply only while the provider has the message (or is about to).
+OUT_WITH_PROVIDER = (Status.SENDING, Status.SENT)
+_CAS_ROUNDS = 5
+
+
+# --- retry policy ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    redials: int = 0
+    redial_delay: dt.timedelta = dt.timedelta(minutes=1)
+    resends: int = 0
+    resend_interval: dt.timedelta = dt.timedelta(hours=1)
+    restart_unfinished: bool = True
+
+
+def retry_policy(channel: str) -> RetryPolicy:
+    """The channel's redial / resend / restart settings, read now (staff may change them)."""
+    from messaging.system_settings import get_setting
+
+    redial_delay = dt.timedelta(seconds=getattr(settings, "DISPATCH_REDIAL_SECONDS", 60))
+    if channel == Channel.VOICE:
+        return RetryPolicy(
+            redials=int(get_setting(266)),
+            redial_delay=redial_delay,
+            resends=int(get_setting(257)),
+            resend_interval=dt.timedelta(minutes=int(get_setting(268))),
+            restart_unfinished=bool(get_setting(271)),
+        )
+    if channel == Channel.FAX:
+        return RetryPolicy(
+            redials=int(get_setting(260)),
+            redial_delay=redial_delay,
+            resends=int(get_setting(251)),
+            resend_interval=dt.timedelta(minutes=int(get_setting(262))),
+            restart_unfinished=bool(get_setting(259)),
+        )
+    if channel == Channel.EMAIL:
+        return RetryPolicy(resends=int(get_setting(256)), resend_interval=dt.timedelta(minutes=int(get_setting(258))))
+    return RetryPolicy()
+
+
+@dataclass(frozen=True)
+class Retry:
+    kind: str  # "redial" or "resend"
+    at: dt.datetime
+    number: int  # this redial's / resend's number (1-based)
+    of: int
+
+
+def next_retry(
+    policy: RetryPolicy, *, redial_count: int, resend_count: int, redial: bool, hard: bool, now: dt.datetime
+) -> Retry | None:
+    """When to try again after a failure, or None when the delivery is finished."""
+    if redial and redial_count < policy.redials:
+        return Retry("redial", now + policy.redial_delay, redial_count + 1, policy.redials)
+    if not hard and resend_count < policy.resends:
+        return Retry("resend", now + policy.resend_interval, resend_count + 1, policy.resends)
+    return None
+
+
+# --- the entry point --------------------------------------------------------------------------------
+
+
+def delivery_apply_status(
+    *,
+    delivery_id: int,
+    status: str,
+    provider: str,
+    event_id: str,
+    event_type: str = "",
+    payload: dict[str, Any] | None = None,
+    classification: Classification | None = None,
+    provider_message_id: str = "",
+    redial: bool = False,
+) -> bool:
+    """Record one provider event and apply it to the delivery; True when the delivery changed.
+
+    ``status`` is ours (``Status``: sent, delivered, failed, …). ``redial`` marks a failure the
+    line may fix by dialling again (busy / no answer; voice and fax only). A duplicate event
+    (same provider and event id) returns False and changes nothing.
+    """
+    if status not in RANK:
+        raise ValueError(f"unknown delivery status {status!r}")
+    now = clock.now()
+    try:
+        with transaction.atomic():
+            changed = _apply_event(
+                delivery_id,
+                status=status,
+                classification=classification,
+                provider_message_id=_bare(provider_message_id),
+                redial=redial,
+                now=now,
+            )
+            if changed is None:
+                return False  # no such delivery
+            ProviderEvent.objects.create(
+                delivery_id=delivery_id,
+                provider=provider[:32],
+                event_id=event_id[:200],
+                event_type=event_type[:64],
+                status=status,
+                payload=payload or {},
+                received_at=now,
+                applied=changed,
+            )
+    except IntegrityError:
+        if _is_duplicate(provider, event_id):
+            return False
+        raise
+    return changed
+
+
+def _is_duplicate(provider: str, event_id: str) -> bool:
+    return ProviderEvent.objects.filter(provider=provider[:32], event_id=event_id[:200]).exists()
+
+
+def _apply_event(
+    delivery_id: int,
+    *,
+    status: str,
+    classification: Classification | None,
+    provider_message_id: str,
+    redial: bool,
+    now: dt.datetime,
+) -> bool | None:
+    for _ in range(_CAS_ROUNDS):
+        delivery = Delivery.objects.filter(pk=delivery_id).first()
+        if delivery is None:
+            return None
+        if _is_stale(delivery, provider_message_id):
+            return False
+        if delivery.status not in OUT_WITH_PROVIDER:
+            _late_hard_bounce(delivery, status, classification)
+            return False
+        expected = {"status": delivery.status, "provider_message_id": delivery.provider_message_id}
+        if status == Status.FAILED:
+            done = apply_failure(
+                delivery,
+                classification=classification or _default_classification(),
+                redial=redial,
+                now=now,
+                expected=expected,
+                provider_message_id=provider_message_id,
+            )
+        else:
+            done = _apply_progress(delivery, status, classification, provider_message_id, now=now, expected=expected)
+        if done is not None:
+            return done
+    logger.warning("delivery %s: status kept changing under us; event recorded unapplied", delivery_id)
+    return False
+
+
+def _bare(message_id: str) -> str:
+    return (message_id or "").strip().strip("<>")
+
+
+def _is_stale(delivery: Delivery, provider_message_id: str) -> bool:
+    """An event of an earlier attempt (its provider id is not the current attempt's)."""
+    if not provider_message_id:
+        return False
+    current = _bare(delivery.provider_message_id)
+    if current == provider_message_id:
+        return False
+    if current:
+        return True
+    older = Attempt.objects.filter(delivery_id=delivery.pk, number__lt=delivery.attempt_count)
+    return older.filter(provider_message_id__in=[provider_message_id, f"<{provider_message_id}>"]).exists()
+
+
+def _late_hard_bounce(delivery: Delivery, status: str, classification: Classification | None) -> None:
+    """A hard bounce reported after the delivery ended (e-mail may bounce after "delivered")."""
+    late = status == Status.FAILED and delivery.status == Status.DELIVERED
+    if late and classification is not None and classification.hard:
+        _bounce_record(delivery, classification)
+
+
+def _cas(delivery: Delivery, expected: dict[str, Any], **changes: Any) -> bool:
+    return Delivery.objects.filter(pk=delivery.pk, **expected).update(**changes) == 1
+
+
+def _apply_progress(
+    delivery: Delivery,
+    status: str,
+    classification: Classification | None,
+    provider_message_id: str,
+    *,
+    now: dt.datetime,
+    expected: dict[str, Any],
+) -> bool | None:
+    """sent / delivered / suppressed / cancelled: forward only. None means "read again"."""
+    changes: dict[str, Any] = {}
+    if RANK[status] > RANK[delivery.status]:
+        changes.update(_progress_fields(status, now))
+        if status == Status.DELIVERED:
+            changes.update(bounce_category="", hard_bounce=None)
+    if provider_message_id and not delivery.provider_message_id:
+        changes["provider_message_id"] = provider_message_id
+    if classification is not None and status == Status.SENT:
+        changes["status_reason"] = f"Delayed: {classification.category} ({classification.reason})"[:255]
+    if not changes:
+        return False
+    if not _cas(delivery, expected, updated_at=now, **changes):
+        return None
+    if "status" in changes:
+        _close_attempt(delivery, status, now=now)
+        if status == Status.DELIVERED:
+            _bounce_success(delivery)
+    return True
+
+
+def _progress_fields(status: str, now: dt.datetime) -> dict[str, Any]:
+    fields: dict[str, Any] = {"status": status}
+    if status == Status.SENT:
+        fields["sent_at"] = now
+    elif status == Status.DELIVERED:
+        fields.update(delivered_at=now, finished_at=now, lease_expires_at=None, next_attempt_at=None)
+    else:
+        fields.update(finished_at=now, lease_expires_at=None, next_attempt_at=None)
+    return fields
+
+
+def _close_attempt(delivery: Delivery, outcome: str, *, now: dt.datetime, error_code: str = "") -> None:
+    Attempt.objects.filter(delivery_id=delivery.pk, number=delivery.attempt_count).update(
+        outcome=outcome[:16], finished_at=now, **({"error_code": error_code[:32]} if error_code else {})
+    )
+
+
+# --- failures ---------------------------------------------------------------------------------------
+
+
+def apply_failure(
+    delivery: Delivery,
+    *,
+    classification: Classification,
+    redial: bool,
+    now: dt.datetime,
+    expected: dict[str, Any],
+    provider_message_id: str = "",
+    error_code: str = "",
+    error_detail: str = "",
+) -> bool | None:
+    """A failed attempt: schedule a redial / resend or end the delivery. None: CAS lost, read again.
+
+    ``expected`` is the compare-and-set condition (e.g. the status we read, or the worker's
+    claim). The dispatcher uses this for failures it learns from the provider's API answer.
+    """
+    policy = retry_policy(delivery.channel)
+    hard = bool(classification.hard) or not _retryable(classification)
+    retry = next_retry(
+        policy,
+        redial_count=delivery.redial_count,
+        resend_count=delivery.resend_count,
+        redial=redial,
+        hard=hard,
+        now=now,
+    )
+    common: dict[str, Any] = {
+        "bounce_category": str(classification.category)[:24],
+        "hard_bounce": bool(classification.hard),
+        "error_code": (error_code or _code_from(classification))[:32],
+        "error_detail": (error_detail or classification.reason or "")[:500],
+        "lease_expires_at": None,
+        "updated_at": now,
+    }
+    if retry is None:
+        changes = {**common, "status": Status.FAILED, "finished_at": now, "next_attempt_at": None}
+        changes["status_reason"] = _final_reason(classification, delivery, policy)[:255]
+        if provider_message_id and not delivery.provider_message_id:
+            changes["provider_message_id"] = provider_message_id
+    else:
+        counter = "redial_count" if retry.kind == "redial" else "resend_count"
+        changes = {
+            **common,
+            "status": Status.QUEUED,
+            "next_attempt_at": retry.at,
+            "claimed_by": "",
+            "provider_message_id": "",
+            "retry_kind": retry.kind,
+            counter: F(counter) + 1,
+            "status_reason": (
+                f"{classification.category}: {retry.kind} {retry.number} of {retry.of} "
+                f"at {retry.at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+            )[:255],
+        }
+    if not _cas(delivery, expected, **changes):
+        return None
+    _close_attempt(delivery, Status.FAILED, now=now, error_code=common["error_code"])
+    delivery.refresh_from_db()
+    _bounce_record(delivery, classification)
+    return True
+
+
+def _retryable(classification: Classification) -> bool:
+    retryable = getattr(classification, "retryable", None)
+    return (not classification.hard) if retryable is None else bool(retryable)
+
+
+def _code_from(classification: Classification) -> str:
+    reason = classification.reason or ""
+    for word in reason.replace(":", " ").split():
+        if word.isdigit():
+            return word
+    return ""
+
+
+def _final_reason(classification: Classification, delivery: Delivery, policy: RetryPolicy) -> str:
+    kind = "hard" if classification.hard else "soft"
+    text = f"{classification.category} ({kind})"
+    if classification.reason:
+        text += f": {classification.reason}"
+    if not classification.hard and (policy.redials or policy.resends):
+        text += f"; retries used ({delivery.redial_count} redials, {delivery.resend_count} resends)"
+    return text
+
+
+def _default_classification() -> Classification:
+    from bounces.classify import Classification
+
+    return Classification(category="Other", hard=False, reason="failure without details")
+
+
+def _bounce_record(delivery: Delivery, classification: Classification) -> None:
+    from bounces.services import bounce_record
+
+    bounce_record(delivery=delivery, classification=classification)
+
+
+def _bounce_success(delivery: Delivery) -> None:
+    from bounces.services import bounce_success
+
+    bounce_success(channel=delivery.channel, address=delivery.address)

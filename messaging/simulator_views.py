@@ -1,0 +1,92 @@
+"""The demo's "Provider Simulators" page: what the local Twilio, fax and SMTP simulators received.
+
+Each simulator answers ``GET <control url>/_sim/received`` with JSON records; the page shows the
+newest first and refreshes itself with htmx. Credentials embedded in callback URLs are masked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+LABELS = {"twilio": "Twilio (SMS and calls)", "fax": "Fax API", "smtp": "SMTP (e-mail)"}
+MAX_ROWS = 50
+TIMEOUT_SECONDS = 2.0
+_USERINFO = re.compile(r"(//)[^/@\s]+@")
+
+
+@dataclass
+class SimulatorView:
+    key: str
+    label: str
+    url: str
+    error: str = ""
+    total: int = 0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def mask(text: Any) -> str:
+    return _USERINFO.sub(r"\1***@", str(text or ""))
+
+
+def _row(record: dict[str, Any]) -> dict[str, Any]:
+    kind = record.get("kind", "")
+    callbacks = record.get("callbacks") or []
+    if kind == "email":
+        what = record.get("subject", "")
+        to = ", ".join(record.get("rcpt_tos") or []) or record.get("to", "")
+    elif kind == "rcpt_refused":
+        what, to = record.get("reply", ""), record.get("rcpt", "")
+    elif kind == "fax":
+        what, to = f"{record.get('pages', '?')} page(s)", record.get("to", "")
+    elif kind == "call":
+        outcome = record.get("outcome") or {}
+        what = f"{outcome.get('status', '')} {outcome.get('answered_by') or ''}".strip()
+        to = record.get("to", "")
+    else:
+        what, to = record.get("body") or "", record.get("to", "")
+    statuses = [str(cb.get("status") or cb.get("event") or "") for cb in callbacks]
+    return {
+        "time": record.get("time", ""),
+        "kind": kind,
+        "to": to,
+        "what": mask(what)[:200],
+        "status": record.get("status") or ("refused" if record.get("accepted") is False else ""),
+        "error": record.get("error_code") or "",
+        "callbacks": ", ".join(s for s in statuses if s),
+        "callback_codes": ", ".join(str(cb.get("http_status") or cb.get("error") or "?") for cb in callbacks),
+    }
+
+
+def fetch(key: str, url: str) -> SimulatorView:
+    view = SimulatorView(key=key, label=LABELS.get(key, key), url=url)
+    if not url:
+        view.error = "Not configured (set SIM_TWILIO_URL, SIM_FAX_URL, SIM_SMTP_CONTROL_URL; make demo does)."
+        return view
+    try:
+        response = requests.get(f"{url.rstrip('/')}/_sim/received", timeout=TIMEOUT_SECONDS)
+        response.raise_for_status()
+        records = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        view.error = f"Not reachable: {type(exc).__name__}"
+        return view
+    if not isinstance(records, list):
+        view.error = "Unexpected answer"
+        return view
+    view.total = len(records)
+    view.rows = [_row(r) for r in reversed(records[-MAX_ROWS:]) if isinstance(r, dict)]
+    return view
+
+
+@login_required
+def simulators(request: HttpRequest) -> HttpResponse:
+    views = [fetch(key, url) for key, url in settings.SIMULATOR_CONTROL_URLS.items()]
+    template = "messaging/simulators.html#received" if getattr(request, "htmx", False) else "messaging/simulators.html"
+    return render(request, template, {"simulators": views, "max_rows": MAX_ROWS})

@@ -1,0 +1,372 @@
+"""The dispatcher: claiming with compare-and-set, sending once, checks at send time, restarts, back-off."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.db import connection
+
+from bounces.services import dns_add
+from clients.models import MessagingProfile
+from clients.tests.factories import make_appointment, make_client
+from messaging import dispatch
+from messaging.beat import SWEEP_TASK_NAME, ensure_periodic_tasks
+from messaging.channels.twilio_client import clear_twilio_client_cache
+from messaging.models import Attempt, Broadcast, Delivery, Status
+from messaging.services_settings import setting_update
+from messaging.tests.dispatch_support import (
+    _fresh_rate_limits,
+    _public_base_url,
+    daytime,
+    make_delivery,
+    refreshed,
+    twilio_sim,
+)
+
+__all__ = ["_fresh_rate_limits", "_public_base_url", "daytime", "twilio_sim"]
+
+pytestmark = pytest.mark.django_db
+
+
+def claim_all(now: dt.datetime) -> list[dispatch.Claim]:
+    return dispatch.claim_due(now=now, channels=["sms"])
+
+
+def send_all(now: dt.datetime) -> int:
+    return sum(dispatch.send_claimed(c.ids, c.token) for c in claim_all(now))
+
+
+def accepted(sim) -> list[dict]:
+    return [r for r in sim.received() if r.get("kind") == "sms" and r.get("accepted")]
+
+
+# --- claiming ---------------------------------------------------------------------------------------
+
+
+def test_claim_takes_only_due_queued_rows_and_sets_a_lease(daytime, settings):
+    settings.DISPATCH_LEASE_SECONDS = 60
+    due = make_delivery()
+    later = make_delivery(due=daytime.now() + dt.timedelta(minutes=5))
+    scheduled = make_delivery(status=Status.SCHEDULED)
+    claims = claim_all(daytime.now())
+    assert [c.ids for c in claims] == [(due.pk,)]
+    due = refreshed(due)
+    assert due.status == Status.SENDING and due.claimed_by == claims[0].token
+    assert due.lease_expires_at == daytime.now() + dt.timedelta(seconds=60)
+    assert refreshed(later).status == Status.QUEUED and refreshed(scheduled).status == Status.SCHEDULED
+    assert claim_all(daytime.now()) == []  # nothing left to claim
+
+
+def test_claims_are_split_into_small_batches_and_limited_by_the_rate(daytime, settings):
+    settings.RATE_LIMITS_PER_SECOND = {**settings.RATE_LIMITS_PER_SECOND, "sms": 4.0}
+    settings.DISPATCH_SWEEP_SECONDS = 2
+    settings.DISPATCH_BATCH_SIZE = 10
+    for _ in range(30):
+        make_delivery()
+    claims = claim_all(daytime.now())
+    assert [len(c.ids) for c in claims] == [4, 4, 4]  # 4/s x 2 s x 1.5 = 12 rows, batches of 4 (a second's worth)
+    assert Delivery.objects.filter(status=Status.SENDING).count() == 12
+    assert claim_all(daytime.now()) == []  # the backlog is full until these are sent
+
+
+# --- sending ----------------------------------------------------------------------------------------
+
+
+def test_send_records_the_attempt_and_the_provider_id(daytime, twilio_sim):
+    delivery = make_delivery()
+    assert send_all(daytime.now()) == 1
+    delivery = refreshed(delivery)
+    assert delivery.status == Status.SENT and delivery.provider_message_id.startswith("SM")
+    assert delivery.sent_at == daytime.now() and delivery.attempt_count == 1 and delivery.lease_expires_at is None
+    attempt = Attempt.objects.get(delivery=delivery)
+    assert (attempt.number, attempt.kind, attempt.outcome) == (1, "first", "accepted")
+    assert attempt.provider_message_id == delivery.provider_message_id
+    assert attempt.request_summary["to"] == delivery.address
+    [record] = accepted(twilio_sim)
+    assert record["to"] == delivery.address and record["body"] == "Riverbend Behavioral Health: Office closed Friday"
+    assert record["status_callback"].endswith(f"/webhooks/twilio/sms/{delivery.token}/status")
+
+
+def test_a_task_delivered_twice_sends_once(daytime, twilio_sim):
+    make_delivery()
+    [claim] = claim_all(daytime.now())
+    assert dispatch.send_claimed(claim.ids, claim.token) == 1
+    assert dispatch.send_claimed(claim.ids, claim.token) == 0  # redelivered task: claim no longer "sending"
+    assert len(accepted(twilio_sim)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_with_the_same_claim_send_once(daytime, twilio_sim, settings):
+    settings.DISPATCH_BATCH_SIZE = 50
+    for _ in range(20):
+        make_delivery()
+    [claim] = claim_all(daytime.now())
+    results: list[int] = []
+
+    def worker() -> None:
+        try:
+            results.append(dispatch.send_claimed(claim.ids, claim.token))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(results) == 20
+    assert len(accepted(twilio_sim)) == 20
+    assert sorted(r["to"] for r in accepted(twilio_sim)) == sorted(Delivery.objects.values_list("address", flat=True))
+
+
+def test_a_stale_claim_token_sends_nothing(daytime, twilio_sim):
+    delivery = make_delivery()
+    [claim] = claim_all(daytime.now())
+    assert dispatch.send_one(delivery.pk, "someone-else") == 0
+    assert refreshed(delivery).status == Status.SENDING and accepted(twilio_sim) == []
+    assert dispatch.send_one(delivery.pk, claim.token) == 1
+
+
+def test_provider_refusal_is_classified_at_send_time(daytime, twilio_sim):
+    invalid = make_delivery(client=make_client(cell_phone="+16175550004"))  # the simulator answers 21211
+    stopped = make_delivery(client=make_client(cell_phone="+16175550005"))  # 21610: replied STOP
+    send_all(daytime.now())
+    invalid, stopped = refreshed(invalid), refreshed(stopped)
+    assert (invalid.status, invalid.bounce_category, invalid.hard_bounce) == (Status.FAILED, "Bad-Mailbox", True)
+    assert (stopped.status, stopped.bounce_category) == (Status.FAILED, "DNS")
+    assert invalid.error_code == "21211" and Attempt.objects.get(delivery=invalid).outcome == "failed"
+    from bounces.models import DoNotSendEntry
+
+    assert set(DoNotSendEntry.objects.values_list("address", "reason")) == {
+        (invalid.address, "hard_bounce"),
+        (stopped.address, "sms_stop"),
+    }
+
+
+# --- checks at send time ------------------------------------------------------------------------------
+
+
+def test_consent_withdrawn_after_refresh_suppresses(daytime, twilio_sim):
+    delivery = make_delivery()
+    MessagingProfile.objects.filter(client=delivery.client).update(consent_given=False)
+    send_all(daytime.now())
+    delivery = refreshed(delivery)
+    assert delivery.status == Status.SUPPRESSED and delivery.status_reason == "No messaging consent"
+    assert delivery.attempt_count == 0 and accepted(twilio_sim) == []
+
+
+def test_do_not_send_entry_added_after_refresh_suppresses_with_category(daytime, twilio_sim):
+    delivery = make_delivery()
+    dns_add(channel="sms", address=delivery.address, reason="staff")
+    send_all(daytime.now())
+    delivery = refreshed(delivery)
+    assert (delivery.status, delivery.bounce_category, delivery.hard_bounce) == (Status.SUPPRESSED, "DNS", True)
+    assert "Do-Not-Send" in delivery.status_reason and accepted(twilio_sim) == []
+
+
+def test_changed_chart_number_is_used_at_send_time(daytime, twilio_sim):
+    delivery = make_delivery()
+    client = delivery.client
+    client.cell_phone = "+16175550199"
+    client.save()
+    send_all(daytime.now())
+    assert refreshed(delivery).address == "+16175550199"
+    assert [r["to"] for r in accepted(twilio_sim)] == ["+16175550199"]
+
+
+def test_cancelled_broadcast_and_cancelled_appointment_are_not_sent(daytime, twilio_sim):
+    first = make_delivery()
+    Broadcast.objects.filter(pk=first.broadcast_id).update(state=Broadcast.State.CANCELLED)
+    client = make_client()
+    appointment = make_appointment(client, status="cancelled")
+    second = make_delivery(client=client, code="client-upcoming-appointment", appointment=appointment)
+    send_all(daytime.now())
+    assert refreshed(first).status == Status.CANCELLED and refreshed(second).status == Status.CANCELLED
+    assert refreshed(second).status_reason == "Appointment cancelled" and accepted(twilio_sim) == []
+
+
+def test_missing_template_fails_as_our_configuration(daytime, twilio_sim):
+    delivery = make_delivery()
+    delivery.message_type.templates.filter(channel="sms").delete()
+    send_all(daytime.now())
+    delivery = refreshed(delivery)
+    assert (delivery.status, delivery.bounce_category, delivery.hard_bounce) == (
+        Status.FAILED,
+        "Bad-Configuration",
+        False,
+    )
+    assert accepted(twilio_sim) == []
+
+
+# --- restart of unfinished jobs --------------------------------------------------------------------------
+
+
+def interrupted(channel: str = "sms", **fields) -> Delivery:
+    """A delivery whose worker died after starting attempt 1 (lease expired)."""
+    delivery = make_delivery(channel=channel, status=Status.SENDING, claimed_by="dead", attempt_count=1, **fields)
+    Attempt.objects.create(delivery=delivery, number=1)
+    return delivery
+
+
+def test_interrupted_send_is_restarted_only_after_the_grace_period(daytime, settings):
+    settings.DISPATCH_RESTART_GRACE_SECONDS = 300
+    delivery = interrupted(lease_expires_at=daytime.now() - dt.timedelta(seconds=10))
+    assert dispatch.restart_unfinished(now=daytime.now()) == 0
+    assert refreshed(delivery).status == Status.SENDING
+    daytime.advance(seconds=300)
+    assert dispatch.restart_unfinished(now=daytime.now()) == 1
+    delivery = refreshed(delivery)
+    assert delivery.status == Status.QUEUED and delivery.retry_kind == "restart" and delivery.claimed_by == ""
+    assert Attempt.objects.get(delivery=delivery).outcome == "interrupted"
+
+
+def test_restarted_delivery_is_sent_with_a_restart_attempt(daytime, twilio_sim, settings):
+    settings.DISPATCH_RESTART_GRACE_SECONDS = 0
+    delivery = interrupted(lease_expires_at=daytime.now() - dt.timedelta(seconds=1))
+    dispatch.restart_unfinished(now=daytime.now())
+    send_all(daytime.now())
+    assert refreshed(delivery).status == Status.SENT
+    assert list(Attempt.objects.filter(delivery=delivery).values_list("number", "kind", "outcome")) == [
+        (1, "first", "interrupted"),
+        (2, "restart", "accepted"),
+    ]
+
+
+def test_claim_lost_with_its_worker_is_queued_again_without_waiting(daytime, settings):
+    settings.DISPATCH_RESTART_GRACE_SECONDS = 3600
+    delivery = make_delivery(status=Status.SENDING, claimed_by="dead", lease_expires_at=daytime.now())
+    daytime.advance(seconds=1)
+    assert dispatch.restart_unfinished(now=daytime.now()) == 1
+    delivery = refreshed(delivery)
+    assert delivery.status == Status.QUEUED and delivery.retry_kind == "" and delivery.attempt_count == 0
+
+
+def test_provider_already_has_it_so_it_is_not_resent(daytime, settings):
+    settings.DISPATCH_RESTART_GRACE_SECONDS = 0
+    delivery = interrupted(lease_expires_at=daytime.now() - dt.timedelta(seconds=1))
+    Attempt.objects.filter(delivery=delivery).update(provider_message_id="SMknown")
+    dispatch.restart_unfinished(now=daytime.now())
+    delivery = refreshed(delivery)
+    assert delivery.status == Status.SENT and delivery.provider_message_id == "SMknown"
+
+
+@pytest.mark.parametrize(("channel", "number"), [("fax", 259), ("voice", 271)])
+def test_restart_setting_off_marks_failed_with_the_reason(daytime, settings, channel, number):
+    settings.DISPATCH_RESTART_GRACE_SECONDS = 0
+    setting_update(number=number, value="no", user=None)
+    delivery = interrupted(channel, lease_expires_at=daytime.now() - dt.timedelta(seconds=1))
+    dispatch.restart_unfinished(now=daytime.now())
+    delivery = refreshed(delivery)
+    assert delivery.status == Status.FAILED and delivery.error_code == "interrupted"
+    assert f"setting {number} (Restart unfinished Job) is off" in delivery.status_reason
+
+
+def test_ambiguous_network_failure_waits_for_the_restart_rules(daytime, settings):
+    settings.TWILIO_API_BASE = "http://127.0.0.1:9"  # nothing listens: connection refused = not sent
+    clear_twilio_client_cache()
+    delivery = make_delivery()
+    send_all(daytime.now())
+    delivery = refreshed(delivery)
+    assert delivery.status == Status.QUEUED and delivery.next_attempt_at > daytime.now()
+    assert Attempt.objects.get(delivery=delivery).outcome == "error"
+    clear_twilio_client_cache()
+
+
+# --- throttling -----------------------------------------------------------------------------------------
+
+
+class _TooManyRequests(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = json.dumps({"code": 20429, "message": "Too Many Requests", "status": 429}).encode()
+        self.send_response(429)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def busy_twilio(settings) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TooManyRequests)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.TWILIO_API_BASE = f"http://127.0.0.1:{server.server_address[1]}"
+    clear_twilio_client_cache()
+    yield settings.TWILIO_API_BASE
+    server.shutdown()
+    clear_twilio_client_cache()
+
+
+def test_429_backs_off_with_jitter_and_pauses_the_channel(daytime, busy_twilio):
+    from messaging import ratelimit
+
+    delivery = make_delivery()
+    send_all(daytime.now())
+    delivery = refreshed(delivery)
+    wait = (delivery.next_attempt_at - daytime.now()).total_seconds()
+    assert delivery.status == Status.QUEUED and 0.5 <= wait <= 1.0  # first back-off: 0.5-1 s
+    assert delivery.error_code == "20429" and delivery.bounce_category == ""
+    assert Attempt.objects.get(delivery=delivery).outcome == "throttled"
+    assert not ratelimit.acquire("sms", max_sleep=0).ok  # every worker pauses the channel
+
+
+# --- celery wiring ------------------------------------------------------------------------------------
+
+
+def test_sweep_task_sends_through_celery(daytime, twilio_sim, settings):
+    from pimsy_messaging.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        delivery = make_delivery()
+        from messaging.tasks import sweep
+
+        sweep.delay()
+    finally:
+        app.conf.task_always_eager = False
+    assert refreshed(delivery).status == Status.SENT and len(accepted(twilio_sim)) == 1
+
+
+def test_kick_sweeper_survives_a_broker_that_is_down(monkeypatch, caplog):
+    from kombu.exceptions import OperationalError
+
+    from messaging.tasks import sweep
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(sweep, "apply_async", unreachable)
+    dispatch.kick_sweeper()  # does not raise: the periodic sweep picks the work up
+    assert "could not kick the sweeper" in caplog.text
+
+
+def test_periodic_sweep_is_created_once():
+    from django_celery_beat.models import PeriodicTask
+
+    ensure_periodic_tasks()
+    ensure_periodic_tasks()
+    task = PeriodicTask.objects.get(name=SWEEP_TASK_NAME)
+    assert task.task == "messaging.sweep" and task.interval.every == 5 and task.interval.period == "seconds"
+
+
+def test_restart_never_requeues_a_claim_whose_attempt_started_meanwhile(daytime, settings):
+    """The restart read the row (lease expired, nothing started); then the slow worker starts sending."""
+    settings.DISPATCH_RESTART_GRACE_SECONDS = 0
+    delivery = make_delivery(status=Status.SENDING, claimed_by="slow", lease_expires_at=daytime.now())
+    daytime.advance(seconds=1)
+    [row] = Delivery.objects.filter(pk=delivery.pk).values_list(
+        "id", "channel", "claimed_by", "provider_message_id", "attempt_count", "lease_expires_at"
+    )
+    assert dispatch._take_for_run({delivery.pk: None}, "slow", "slow-run", now=daytime.now()) == {delivery.pk: 1}
+    assert dispatch._restart_one(*row, now=daytime.now()) == 0
+    delivery = refreshed(delivery)
+    assert delivery.status == Status.SENDING and delivery.claimed_by == "slow-run" and delivery.attempt_count == 1

@@ -1,0 +1,43 @@
+"""The demo page listing what each provider simulator received."""
+
+from __future__ import annotations
+
+import pytest
+
+from messaging import dispatch
+from messaging.tests.dispatch_support import (
+    _fresh_rate_limits,
+    _public_base_url,
+    daytime,
+    fax_sim,
+    make_delivery,
+    twilio_sim,
+)
+
+__all__ = ["_fresh_rate_limits", "_public_base_url", "daytime", "fax_sim", "twilio_sim"]
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_is_required(client):
+    response = client.get("/messaging/simulators/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_lists_what_each_simulator_received(client, django_user_model, daytime, twilio_sim, fax_sim, settings):
+    settings.SIMULATOR_CONTROL_URLS = {"twilio": twilio_sim.url, "fax": fax_sim.url, "smtp": ""}
+    settings.FAX_CALLBACK_USER, settings.FAX_CALLBACK_PASSWORD = "fax", "secret-password"
+    settings.RATE_LIMITS_PER_SECOND = {**settings.RATE_LIMITS_PER_SECOND, "fax": 100.0}
+    sms = make_delivery(channel="sms", description="Flu shots available")
+    make_delivery(channel="fax")
+    for claim in dispatch.claim_due(now=daytime.now()):
+        dispatch.send_claimed(claim.ids, claim.token)
+    client.force_login(django_user_model.objects.create_user("viewer"))
+    page = client.get("/messaging/simulators/").content.decode()
+    assert "Twilio (SMS and calls)" in page and "1 received" in page
+    assert sms.address in page and "Flu shots available" in page
+    assert "1 page(s)" in page
+    assert "Not configured" in page  # SMTP
+    assert "secret-password" not in page
+    partial = client.get("/messaging/simulators/", HTTP_HX_REQUEST="true").content.decode()
+    assert partial.lstrip().startswith('<div id="received"') and "<html" not in partial
