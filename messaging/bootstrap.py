@@ -10,7 +10,7 @@ from typing import Any
 # At most 160 characters rendered (one segment; the FCC healthcare exemption's limit); no clinician
 # name or specialty in a text (HIPAA minimum necessary).
 APPT_SMS = (
-    "{{ practice_name }}: reminder of your appointment {{ appointment_date }} at {{ appointment_time }}."
+    "{{ practice_name }}: reminder of your appointment on {{ appointment_date }} at {{ appointment_time }}."
     " {{ confirm_instructions }} Reply STOP to opt out."
 )
 APPT_EMAIL_TEXT = (
