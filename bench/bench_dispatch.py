@@ -89,7 +89,9 @@ def rss_mb(pid: int) -> float:
 
 
 @contextmanager
-def process(command: list[str], *, env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[subprocess.Popen]:
+def process(
+    command: list[str], *, env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[subprocess.Popen]:
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -170,11 +172,15 @@ def prepare(messages: int) -> list[int]:
     ids: list[int] = []
     for start in range(0, messages, 2000):
         numbers = [number(n) for n in range(start, min(messages, start + 2000))]
-        clients = Client.objects.bulk_create([Client(first_name="Bench", last_name="Client", cell_phone=n) for n in numbers])
+        clients = Client.objects.bulk_create(
+            [Client(first_name="Bench", last_name="Client", cell_phone=n) for n in numbers]
+        )
         MessagingProfile.objects.bulk_create([MessagingProfile(client=c, consent_given=True) for c in clients])
         rows = Delivery.objects.bulk_create(
             [
-                Delivery(broadcast=broadcast, message_type=kind, channel="sms", client=c, address=n, next_attempt_at=later)
+                Delivery(
+                    broadcast=broadcast, message_type=kind, channel="sms", client=c, address=n, next_attempt_at=later
+                )
                 for c, n in zip(clients, numbers, strict=True)
             ]
         )
@@ -300,7 +306,8 @@ def main() -> int:
     bare = (bare_before + bare_after) / 2
     growth = system["rss_end"] - system["rss_warm"]
     print()
-    print(f"messages            {args.messages} SMS, simulator latency {args.latency_ms} ms, concurrency {args.concurrency}")
+    setup = f"{args.messages} SMS, simulator latency {args.latency_ms} ms, concurrency {args.concurrency}"
+    print(f"messages            {setup}")
     print(f"bare loop           {bare_before:8.1f} msg/s before, {bare_after:8.1f} msg/s after (mean {bare:.1f})")
     print(f"system              {system['rate']:8.1f} msg/s ({system['seconds']:.1f} s for all to be accepted)")
     print(f"ratio               {system['rate'] / bare:8.2f}  (goal >= 0.90)")
@@ -308,8 +315,8 @@ def main() -> int:
         f"worker RSS          start {system['rss_start']:.1f} MB, after warm-up {system['rss_warm']:.1f} MB, "
         f"end {system['rss_end']:.1f} MB, peak {system['rss_peak']:.1f} MB"
     )
-    print(f"worker RSS growth   {growth:+.1f} MB after warm-up, {system['rss_end'] - system['rss_start']:+.1f} MB from start "
-          "(goal <= 20 MB)")  # fmt: skip
+    total = system["rss_end"] - system["rss_start"]
+    print(f"worker RSS growth   {growth:+.1f} MB after warm-up, {total:+.1f} MB from start (goal <= 20 MB)")
     print(f"logs                {logs}")
     return 0
 

@@ -229,6 +229,7 @@ MESSAGE_TYPES: list[dict[str, Any]] = [
 
 def ensure_reference_data(**kwargs: Any) -> None:
     """post_migrate: create missing setting rows and standard message types (idempotent)."""
+    from messaging.beat import ensure_periodic_tasks
     from messaging.models import MessageTemplate, MessageType, SystemSetting
     from messaging.system_settings import REGISTRY, clear_cache
 
@@ -237,7 +238,7 @@ def ensure_reference_data(**kwargs: Any) -> None:
         [SystemSetting(number=n, value=d.default) for n, d in REGISTRY.items() if n not in existing]
     )
     clear_cache()
-    __import__("messaging.beat", fromlist=["*"]).ensure_periodic_tasks()  # the dispatcher's sweep on beat
+    ensure_periodic_tasks()  # the dispatcher's sweep on beat
     for spec in MESSAGE_TYPES:
         fields = {k: v for k, v in spec.items() if k not in {"code", "templates"}}
         message_type, created = MessageType.objects.get_or_create(code=spec["code"], defaults=fields)

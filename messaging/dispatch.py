@@ -8,12 +8,16 @@ claimed ids" tasks, never a countdown or ETA.
    ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional ``UPDATE`` on SQLite — setting
    ``status='sending'``, a claim token (``claimed_by``) and a lease. How much is claimed per sweep
    follows the channel's rate, so leases stay meaningful and stop times are judged fresh.
-2. **Send** (:func:`send_claimed`, the ``messaging.send_batch`` task): for each claimed row still
-   ours, check again consent, the Do-Not-Send list, the address and the recipient's sending
-   window (stop times); reserve a slot of the channel's shared rate; extend the lease and write
-   the :class:`~messaging.models.Attempt` (compare-and-set on the claim); call the transport
-   **outside any transaction**; write the result back conditionally. A task delivered twice, or
-   two workers, cannot send twice: only the holder of the claim passes the compare-and-set.
+2. **Send** (:func:`send_claimed`, the ``messaging.send_batch`` task) a batch of claimed rows
+   still ours: check again consent, the Do-Not-Send list, the address and the recipient's
+   sending window (stop times), settling the rest without a provider call; reserve the batch's
+   slots of the channel's shared rate; start the attempts — one ``UPDATE … RETURNING`` moves the
+   rows from the claim token to a token of this run (compare-and-set: a task delivered twice, or
+   two workers, get each row at most once), counts the attempt and extends the lease, and the
+   :class:`~messaging.models.Attempt` rows are written in the same commit; then, per delivery,
+   call the transport **outside any transaction** and write the result back with a conditional
+   ``UPDATE`` (one statement with the attempt's result on PostgreSQL). While a channel without a
+   rate limit has a backlog, the task keeps claiming bigger batches for ``DISPATCH_SWEEP_SECONDS``.
 3. **Restart unfinished jobs**: a row still ``sending`` after its lease expired belonged to a worker
    that died. If the provider already accepted it (a provider id is recorded) it is not resent.
    A claim whose attempt never started is simply queued again. An interrupted attempt waits
@@ -54,8 +58,8 @@ logger = logging.getLogger(__name__)
 
 STOP_TIME_SETTINGS = {Channel.VOICE: 270, Channel.SMS: 272, Channel.FAX: 273}
 MAX_ATTEMPTS = 25
-# A draining task claims this many send batches at once: fewer claims, attempts and commits per
-# message while a channel has a backlog (the sweep's small batches spread work over workers).
+# A draining task on a channel without a rate limit claims this many send batches at once: fewer
+# claims and commits per message during a backlog (the sweep's small batches spread the work).
 DRAIN_BATCH_FACTOR = 5
 SEND_RELATED = (
     "broadcast",
@@ -331,6 +335,11 @@ def resolve_address(delivery: Delivery) -> Verdict:
         client = delivery.client
         if not client.is_active:
             return Verdict("suppress", reason=Reason.INACTIVE)
+        from messaging.automation import hie_block_reason
+
+        part2 = hie_block_reason(client=client, message_type=delivery.message_type)
+        if part2:  # setting 490: never an HIE message to a 42 CFR Part 2 client
+            return Verdict("suppress", reason=part2)
         choice = contact_address_for(client, delivery.channel)
         if not choice.ok:
             return Verdict("suppress", reason=choice.reason)
@@ -404,7 +413,7 @@ def send_claimed(delivery_ids: Sequence[int], claim_token: str, *, drain_seconds
     result = _send_batch(delivery_ids, claim_token)
     channel = result.channel
     while channel and drain_seconds and time.monotonic() - started < drain_seconds and not result.rate_bound:
-        size = batch_size(channel) * DRAIN_BATCH_FACTOR
+        size = batch_size(channel) * (1 if ratelimit.rate_for(channel) else DRAIN_BATCH_FACTOR)
         claims = claim_batch(channel=channel, now=clock.now(), limit=size, batch=size)
         if not claims:
             break

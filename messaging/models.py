@@ -245,6 +245,7 @@ class Delivery(models.Model):
             models.Index(fields=["-created_at", "-id"], name="delivery_history_idx"),
             models.Index(fields=["broadcast", "status"], name="delivery_broadcast_idx"),
             models.Index(fields=["channel", "-created_at", "-id"], name="delivery_channel_hist_idx"),
+            models.Index(fields=["address", "-created_at", "-id"], name="delivery_address_hist_idx"),
             # The sweeper: due queued rows per channel, and leases of rows out for sending.
             models.Index(
                 fields=["channel", "next_attempt_at"], name="delivery_queued_due_idx", condition=Q(status="queued")

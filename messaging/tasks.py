@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
+from celery.signals import worker_init
 from django.conf import settings
 
 from messaging import dispatch
@@ -18,3 +21,15 @@ def sweep() -> int:
 def send_batch(delivery_ids: list[int], claim_token: str) -> int:
     """Send deliveries claimed under ``claim_token``; a redelivered task finds nothing still claimed."""
     return dispatch.send_claimed(delivery_ids, claim_token, drain_seconds=settings.DISPATCH_SWEEP_SECONDS)
+
+
+@worker_init.connect
+def load_transports(**kwargs: Any) -> None:
+    """Import every channel's transport when a worker starts: a broken provider library fails the
+    start instead of the first send, and the worker's memory is flat from then on."""
+    from messaging.channels.base import TRANSPORTS, transport_for
+
+    for channel in TRANSPORTS:
+        transport_for(channel)
+    import bounces.classify  # noqa: F401
+    import messaging.rendering  # noqa: F401

@@ -183,6 +183,9 @@ RATE_LIMIT_REDIS_URL = env_str(
 # --- Dispatcher -----------------------------------------------------------------------------
 DISPATCH_SWEEP_SECONDS = env_float("DISPATCH_SWEEP_SECONDS", 5.0)
 DISPATCH_CHUNK_SIZE = env_int("DISPATCH_CHUNK_SIZE", 200)
+# Deliveries one task sends in a row (fewer task round trips), and the wait before a redial.
+DISPATCH_BATCH_SIZE = env_int("DISPATCH_BATCH_SIZE", 10)
+DISPATCH_REDIAL_SECONDS = env_int("DISPATCH_REDIAL_SECONDS", 60)
 DISPATCH_LEASE_SECONDS = env_int("DISPATCH_LEASE_SECONDS", 120)
 # Grace after a lease expires before a job is restarted, so a provider callback can arrive first.
 DISPATCH_RESTART_GRACE_SECONDS = env_int("DISPATCH_RESTART_GRACE_SECONDS", 300)

@@ -12,7 +12,6 @@ underlying ``requests.Session`` pools its connections.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 
@@ -41,7 +40,7 @@ class RedirectingHttpClient(TwilioHttpClient):
         self.api_base = api_base.rstrip("/")
         if self.session is not None and self.api_base.startswith("http://"):
             # The stock client only sizes the https pool; give plain http the same pool.
-            pool = min(32, (os.cpu_count() or 1) + 4)
+            pool = 32  # one connection per worker thread, up to Celery's usual thread counts
             self.session.mount("http://", HTTPAdapter(pool_maxsize=pool))
 
     def request(

@@ -241,6 +241,7 @@ class SimRequestHandler(BaseHTTPRequestHandler):
     """Routing, JSON answers and the shared ``/_sim/*`` control endpoints."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # TCP_NODELAY: no 40 ms delayed-ACK stall per request
     timeout = 120  # idle keep-alive connections are closed after this many seconds
     server: SimHTTPServer
     routes: ClassVar[list[Route]] = []

@@ -132,7 +132,9 @@ def test_end_to_end_calls(daytime, twilio_sim, live_callbacks, settings):
     assert "<Gather" in by_to[human.address]["twiml"]
     assert presses.status == Status.DELIVERED
     gather = ProviderEvent.objects.get(delivery=presses, event_type="gather")
-    assert gather.status == "1"
+    assert gather.status == "1" and gather.applied  # handed to the confirmation logic (issue 6)
+    presses.appointment.refresh_from_db()
+    assert presses.appointment.confirmation == "confirmed"
 
     daytime.advance(seconds=61)  # the busy line is dialled again
     for claim in dispatch.claim_due(now=daytime.now(), channels=["voice"]):

@@ -277,16 +277,20 @@ def test_sigkill_mid_broadcast_every_message_exactly_once(
     sent = [r for r in twilio.received() if r.get("kind") == "sms" and r.get("accepted")]
     per_token = collections.Counter(urlsplit(r["status_callback"]).path.split("/")[4] for r in sent)
     twice = [t for t, n in per_token.items() if n > 1]
-    if twice:  # pragma: no cover - diagnostics for a failure
-        from messaging.models import Attempt, ProviderEvent
-
-        for token in twice[:3]:
-            pk = tokens[token]
-            print("DUP", pk, list(Attempt.objects.filter(delivery_id=pk).values_list("number", "kind", "outcome", "started_at", "finished_at", "worker")))
-            print("   events", list(ProviderEvent.objects.filter(delivery_id=pk).values_list("event_id", "received_at", "applied")))
-            print("   sim", [(r["time"], r.get("callbacks")) for r in sent if token in r["status_callback"]])
-    assert set(per_token) == set(tokens) and max(per_token.values()) == 1, "a message was sent twice"
+    assert set(per_token) == set(tokens) and not twice, describe_duplicates([tokens[t] for t in twice[:3]])
     assert len(sent) == 2000
+
+
+def describe_duplicates(pks: list[int]) -> str:
+    """What happened to deliveries the simulator received twice (attempts and provider events)."""
+    from messaging.models import Attempt, ProviderEvent
+
+    lines = ["a message was sent twice:"]
+    for pk in pks:
+        attempts = Attempt.objects.filter(delivery_id=pk).values_list("number", "kind", "outcome", "started_at")
+        events = ProviderEvent.objects.filter(delivery_id=pk).values_list("event_id", "received_at", "applied")
+        lines.append(f"delivery {pk}: attempts {list(attempts)}; events {list(events)}")
+    return "\n".join(lines)
 
 
 # --- 2. callbacks replayed out of order ------------------------------------------------------------------

@@ -85,6 +85,8 @@ class EmailTransport(Transport):
                 "Message-ID": make_msgid(idstring=f"d{delivery.pk}", domain=message_domain()),
                 "List-Unsubscribe": f"<{unsubscribe}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                # Lets a raw bounce (DSN) from self-hosted SMTP be matched back to this delivery.
+                "X-PIMSY-Delivery": delivery.token,
             },
             connection=self._connection,
         )

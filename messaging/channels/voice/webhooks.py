@@ -5,7 +5,8 @@
 * ``POST /webhooks/twilio/voice/<token>/status`` – answered / completed / busy / no-answer /
   failed; moves the delivery on (redial, resend or final state via ``messaging.outcomes``).
 * ``POST /webhooks/twilio/voice/<token>/gather`` – the key pressed at "press 1 to confirm"; kept
-  as a ProviderEvent (``event_type="gather"``) for the confirmation logic.
+  as a ProviderEvent (``event_type="gather"``, once per call) and handed to
+  ``messaging.inbound.apply_gather_event`` (the appointment's confirmation).
 * ``GET /webhooks/voice/audio/<signed>/`` – the template's recording, for ``<Play>``; the signed
   value expires (``AUDIO_MAX_AGE_SECONDS``).
 """
@@ -108,7 +109,7 @@ def voice_gather(request: HttpRequest, token: str) -> HttpResponse:
     call_sid = request.POST.get("CallSid", "")
     response = VoiceResponse()
     if delivery is not None and call_sid:
-        ProviderEvent.objects.get_or_create(
+        event, created = ProviderEvent.objects.get_or_create(
             provider="twilio",
             event_id=f"{call_sid}:gather",
             defaults={
@@ -119,6 +120,10 @@ def voice_gather(request: HttpRequest, token: str) -> HttpResponse:
                 "applied": False,
             },
         )
+        if created:
+            from messaging.inbound import apply_gather_event  # the appointment confirmation (issue 6)
+
+            apply_gather_event(event.pk)
     if digits == "1":
         response.say("Thank you. Your confirmation was received. Goodbye.")
     else:
