@@ -151,8 +151,11 @@ class Workers:
         client = Celery("dispatch-test-beat", broker=BROKER, set_as_current=False)
 
         def run() -> None:
-            while not self._beat.wait(every):
-                client.send_task("messaging.sweep")
+            # An explicit connection: a CELERY_BROKER_URL in the environment (as in CI) would
+            # otherwise win over the broker given above and send the sweeps nowhere.
+            with client.connection_for_write(url=BROKER) as connection:
+                while not self._beat.wait(every):
+                    client.send_task("messaging.sweep", connection=connection)
 
         self._beat_thread = threading.Thread(target=run, daemon=True)
         self._beat_thread.start()
