@@ -28,11 +28,17 @@ def webhook_secret_check(app_configs: Any = None, **kwargs: Any) -> list[checks.
     secret = (getattr(settings, "ANYMAIL", {}) or {}).get("WEBHOOK_SECRET")
     if secret:
         return []
-    level = checks.Warning if settings.DEBUG else checks.Error
+    # With an anymail ESP the tracking webhooks are in use: an open one is an error. With plain
+    # SMTP (or in debug) nothing posts there, so a warning is enough.
+    uses_esp = str(getattr(settings, "EMAIL_BACKEND", "")).startswith("anymail.")
+    if uses_esp and not settings.DEBUG:
+        level, check_id = checks.Error, "bounces.E001"
+    else:
+        level, check_id = checks.Warning, "bounces.W001"
     return [
         level(
             "ANYMAIL['WEBHOOK_SECRET'] is not set: the e-mail tracking and inbound webhooks are open to anyone.",
             hint="Set ANYMAIL_WEBHOOK_SECRET=user:long-random-password and use it in the ESP's webhook URL.",
-            id="bounces.E001",
+            id=check_id,
         )
     ]

@@ -23,6 +23,16 @@ def env_str(name: str, default: str | None = None, *, required: bool = False) ->
     return value
 
 
+def require_secret_key() -> None:
+    """Stop a serving process (web, worker, beat) at start-up when SECRET_KEY is missing."""
+    import importlib
+
+    # Read the settings module itself: Django's own empty-key error does not name the variable.
+    module = importlib.import_module(os.environ.get("DJANGO_SETTINGS_MODULE", "pimsy_messaging.settings"))
+    if not getattr(module, "SECRET_KEY", ""):
+        raise ConfigurationError("Environment variable SECRET_KEY is required but not set.")
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name)
     if raw is None:

@@ -27,8 +27,11 @@ DEBUG = env_bool("DEBUG", False)
 DEMO_MODE = env_bool("PIMSY_DEMO", False)
 TESTING = env_bool("PIMSY_TESTING", "pytest" in sys.modules)
 
-SECRET_KEY = env_str("SECRET_KEY", required=not (DEBUG or DEMO_MODE or TESTING))
-if not SECRET_KEY:
+# Required where it is used: the web server and the Celery worker/beat refuse to start without it
+# (pimsy_messaging.env.require_secret_key), and Django refuses any other use of an empty key. Commands
+# that never touch it (makemigrations, check, collectstatic) run without it.
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY and (DEBUG or DEMO_MODE or TESTING):
     SECRET_KEY = "insecure-development-key-only-for-debug-demo-and-tests"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if (DEBUG or DEMO_MODE or TESTING) else [])

@@ -288,6 +288,10 @@ def test_a_missing_webhook_secret_fails_the_system_check() -> None:
     from bounces.apps import webhook_secret_check
 
     assert webhook_secret_check() == []
-    with override_settings(ANYMAIL={}, DEBUG=False):
+    with override_settings(ANYMAIL={}, DEBUG=False, EMAIL_BACKEND="anymail.backends.mailgun.EmailBackend"):
         errors = webhook_secret_check()
     assert [e.id for e in errors] == ["bounces.E001"] and errors[0].is_serious()
+    # Plain SMTP: no ESP posts to the tracking webhooks, so only a warning.
+    with override_settings(ANYMAIL={}, DEBUG=False, EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend"):
+        warnings = webhook_secret_check()
+    assert [e.id for e in warnings] == ["bounces.W001"] and not warnings[0].is_serious()

@@ -1,0 +1,41 @@
+"""SECRET_KEY: required by the serving processes, not by commands that never use it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "PIMSY_TESTING", "PIMSY_DEMO", "DEBUG"}}
+    env.update(PIMSY_TESTING="0", PIMSY_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="pimsy_messaging.settings")
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_web_server_refuses_to_start_without_secret_key(tmp_path):
+    result = _run("import pimsy_messaging.wsgi", tmp_path)
+    assert result.returncode != 0
+    assert "Environment variable SECRET_KEY is required but not set." in result.stderr
+
+
+def test_worker_refuses_to_start_without_secret_key(tmp_path):
+    code = (
+        "from pimsy_messaging.celery import _require_secret_key; import django; django.setup(); _require_secret_key()"
+    )
+    result = _run(code, tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY is required" in result.stderr
+
+
+def test_migration_check_runs_without_secret_key(tmp_path):
+    code = (
+        "from django.core.management import execute_from_command_line as m;"
+        " m(['x', 'makemigrations', '--check', '--dry-run'])"
+    )
+    result = _run(code, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
