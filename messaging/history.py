@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Q, QuerySet
 from django.urls import reverse
@@ -29,8 +29,9 @@ EXPORT_CHUNK = 2000
 # --- Columns ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
+    """One table cell as shown: text, optional CSS class, tooltip and link (a tuple: 650 are made per page)."""
+
     text: str
     css: str = ""
     title: str = ""
@@ -56,15 +57,24 @@ class Column:
         return self.export(row) if self.export is not None else self.value(row).text
 
 
+# Month abbreviations as strftime's %b writes them in the C locale (Python never changes LC_TIME).
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _minutes(local: dt.datetime) -> str:
+    """``%Y-%m-%d %H:%M`` of a datetime (``isoformat``: a fraction of ``strftime``'s cost, 50 times a page)."""
+    return local.isoformat(" ", "minutes")[:16]
+
+
 def _when(value: dt.datetime | None) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+    return _minutes(timezone.localtime(value)) if value else ""
 
 
-def _short_when(value: dt.datetime) -> str:
-    """Screen format: the year only when it is not this year."""
-    local = timezone.localtime(value)
-    same_year = local.year == timezone.localtime().year
-    return local.strftime("%b %d %H:%M" if same_year else "%Y-%m-%d %H:%M")
+def _short_when(local: dt.datetime, full: str) -> str:
+    """Screen format of a local time (``full`` is its ``_minutes``): the year only when it is not this year."""
+    if local.year == dt.datetime.now(local.tzinfo).year:
+        return f"{_MONTHS[local.month]} {full[8:]}"  # %b %d %H:%M
+    return full
 
 
 @cache
@@ -90,7 +100,9 @@ RECIPIENT_TYPE_LABELS = dict(RecipientType.choices)
 
 def _sent_at(r: Row) -> Cell:
     if r["sent_at"]:
-        return Cell(_short_when(r["sent_at"]), title=_when(r["sent_at"]))
+        local = timezone.localtime(r["sent_at"])
+        full = _minutes(local)
+        return Cell(_short_when(local, full), title=full)
     return Cell("—", css="muted", title="Not sent yet")
 
 
@@ -214,7 +226,7 @@ def clean_columns(keys: Sequence[str]) -> list[str]:
 
 def layout_columns(user: Any) -> list[Column]:
     """The user's saved History columns (the default layout when never saved)."""
-    saved = HistoryLayout.objects.filter(user=user).values_list("columns", flat=True).first()
+    saved = HistoryLayout.objects.filter(user_id=user.pk).values_list("columns", flat=True).first()
     keys = clean_columns(saved or []) or list(DEFAULT_COLUMNS)
     return [COLUMNS[k] for k in keys]
 
@@ -401,8 +413,10 @@ def history_page(
     return page
 
 
-def table_rows(rows: Sequence[Delivery], columns: Sequence[Column]) -> list[tuple[Delivery, list[tuple[Column, Cell]]]]:
-    return [(d, [(c, c.value(d)) for c in columns]) for d in rows]
+def table_rows(rows: Sequence[Row], columns: Sequence[Column]) -> list[tuple[Row, list[Cell]]]:
+    """Each row with its cells, in the order of ``columns``."""
+    values = [c.value for c in columns]
+    return [(r, [value(r) for value in values]) for r in rows]
 
 
 # --- CSV export -------------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "pimsy_messaging.middleware.IdleSessionRefreshMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -114,9 +115,12 @@ AUTH_PASSWORD_VALIDATORS = (
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-# HIPAA automatic log-off: idle sessions end after this many minutes.
+# HIPAA automatic log-off: idle sessions end after this many minutes. Requests push the expiry
+# forward at most once per SESSION_REFRESH_SECONDS (pimsy_messaging.middleware.IdleSessionRefreshMiddleware)
+# rather than with a session write on every request, so an idle session ends up to that much earlier.
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 30) * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_REFRESH_SECONDS = min(60, SESSION_COOKIE_AGE // 30)
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not (DEBUG or DEMO_MODE or TESTING))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

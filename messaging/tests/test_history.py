@@ -130,6 +130,19 @@ def test_category_tooltip_and_hard_soft_cells(reminder):
     assert hist.COLUMNS["address"].csv_value(d) == "+16175550000"
 
 
+@pytest.mark.parametrize("days_ago", [0, 1, 40, 200, 400, 800])
+@pytest.mark.parametrize("hour", [0, 6, 23])
+def test_time_cells_read_as_strftime_wrote_them(days_ago, hour):
+    """Sent at: "%b %d %H:%M" this year, "%Y-%m-%d %H:%M" otherwise and in the tooltip, in the clinic's zone."""
+    now = timezone.localtime()
+    local = now.replace(hour=hour, minute=7, second=59, microsecond=999) - dt.timedelta(days=days_ago)
+    sent = local.astimezone(dt.UTC)
+    cell = hist.COLUMNS["sent_at"].value({"sent_at": sent})
+    same_year = local.year == now.year
+    assert cell.text == local.strftime("%b %d %H:%M" if same_year else "%Y-%m-%d %H:%M")
+    assert cell.title == local.strftime("%Y-%m-%d %H:%M") == hist.COLUMNS["created_at"].value({"created_at": sent}).text
+
+
 def test_export_rows_stream_every_row_with_safe_cells(reminder):
     made = rows(reminder, 4)
     Delivery.objects.filter(pk=made[1].pk).update(recipient_name="@SUM(A1)")

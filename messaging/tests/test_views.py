@@ -284,6 +284,40 @@ def test_history_default_columns_and_rows(client, sender, upcoming):
     assert html.index("Person 001") < html.index("Person 000")  # newest first
 
 
+def test_history_row_markup_escapes_every_value(client, sender, upcoming):
+    broadcast, [d] = make_history(
+        upcoming,
+        sender,
+        n=1,
+        status=Status.FAILED,
+        status_reason='Rejected <"x">',
+        bounce_category="Bad-Mailbox",
+        hard_bounce=True,
+    )
+    Delivery.objects.filter(pk=d.pk).update(recipient_name='O\'Brien & <Sons> "Ltd"')
+    html = client.get(reverse("messaging:history"), HTTP_HX_REQUEST="true").content.decode()
+    name = "O&#x27;Brien &amp; &lt;Sons&gt; &quot;Ltd&quot;"
+    assert (
+        f'<tr data-delivery="{d.pk}">\n        '
+        '<td class="c-sent_at" title="Not sent yet"><span class="muted">—</span></td>'
+        f'<td class="c-recipient">{name}</td>'
+        '<td class="c-recipient_type">Client</td>'
+        '<td class="c-message_type wrap">Client Upcoming Appointment</td>'
+        '<td class="c-description wrap">March reminders</td>'
+        '<td class="c-channel"><span class="ch ch-sms">Text (SMS)</span></td>'
+        '<td class="c-address has-tip" title="+16175550000">(617) 555-0000</td>'
+        '<td class="c-status" title="Rejected &lt;&quot;x&quot;&gt;"><span class="badge bad">Failed</span></td>'
+        '<td class="c-error_category has-tip" title="The email box is invalid.">Bad-Mailbox</td>'
+        '<td class="c-hard_soft"><span class="badge bad">Hard</span></td>'
+        '<td class="c-attempts num">0</td>'
+        f'<td class="c-broadcast"><a href="/messaging/history/?broadcast={broadcast.pk}">#{broadcast.pk}</a></td>'
+        '<td class="c-sent_by">sender</td>\n        '
+        f'<td class="fixed"><a href="{reverse("messaging:delivery-detail", args=[d.pk])}" '
+        f'aria-label="Details of the message to {name}" title="Attempts and provider callbacks">›</a></td>\n'
+        "      </tr>"
+    ) in html
+
+
 def test_history_keyset_pages(client, sender, upcoming):
     make_history(upcoming, sender, n=120)
     first = client.get(reverse("messaging:history"), HTTP_HX_REQUEST="true").content.decode()
