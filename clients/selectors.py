@@ -55,12 +55,14 @@ class AddressChoice:
 
 
 def _pick(contact: Client | MessagingContact, channel: str, preferred: str) -> str:
-    cell, phone = str(contact.cell_phone or ""), str(contact.phone or "")
+    # Numbers are formatted only when used (formatting validates the number: the send path's hot spot).
     if channel == SMS:
-        return cell
+        return str(contact.cell_phone or "")
     if channel == VOICE:
         # A client who prefers Phone is called at home first; otherwise the cell phone first.
-        return (phone or cell) if preferred == ContactMethod.PHONE else (cell or phone)
+        if preferred == ContactMethod.PHONE:
+            return str(contact.phone or contact.cell_phone or "")
+        return str(contact.cell_phone or contact.phone or "")
     if channel == EMAIL:
         return contact.email or ""
     if channel == FAX:

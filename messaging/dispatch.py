@@ -61,15 +61,11 @@ MAX_ATTEMPTS = 25
 # A draining task on a channel without a rate limit claims this many send batches at once: fewer
 # claims and commits per message during a backlog (the sweep's small batches spread the work).
 DRAIN_BATCH_FACTOR = 5
-SEND_RELATED = (
-    "broadcast",
-    "message_type",
-    "appointment",
-    "appointment__clinician",
-    "client__messaging",
-    "client__messaging_contact",
-    "user__staff_profile",
-)
+# What the checks and templates read, joined into the batch's query; the optional relations (most
+# deliveries have no appointment or staff recipient) come from a second query only when present:
+# a ten-table join took PostgreSQL longer to plan (~5 ms) than to run.
+SEND_RELATED = ("broadcast", "message_type", "client__messaging", "client__messaging_contact")
+SEND_PREFETCH = ("appointment__clinician", "user__staff_profile")
 
 
 # --- configuration ----------------------------------------------------------------------------------
@@ -169,23 +165,47 @@ def claim_batch(*, channel: str, now: dt.datetime, limit: int, batch: int | None
     if limit <= 0:
         return []
     token = new_claim_token()
-    due = Delivery.objects.filter(status=Status.QUEUED, channel=channel, next_attempt_at__lte=now)
-    with transaction.atomic():
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
-        ids = list(due.order_by("next_attempt_at", "id").values_list("id", flat=True)[:limit])
-        if not ids:
-            return []
-        # On SQLite the IMMEDIATE transaction serialises writers; the status condition is the CAS.
-        Delivery.objects.filter(pk__in=ids, status=Status.QUEUED).update(
-            status=Status.SENDING, claimed_by=token, lease_expires_at=now + lease(), updated_at=now
-        )
-    if not connection.features.has_select_for_update_skip_locked:
+    if connection.features.has_select_for_update_skip_locked:
+        ids = _claim_skip_locked(channel=channel, now=now, limit=limit, token=token)
+    else:
+        due = Delivery.objects.filter(status=Status.QUEUED, channel=channel, next_attempt_at__lte=now)
+        with transaction.atomic():
+            ids = list(due.order_by("next_attempt_at", "id").values_list("id", flat=True)[:limit])
+            # The IMMEDIATE transaction serialises writers; the status condition is the CAS.
+            Delivery.objects.filter(pk__in=ids, status=Status.QUEUED).update(
+                status=Status.SENDING, claimed_by=token, lease_expires_at=now + lease(), updated_at=now
+            )
         ids = list(
             Delivery.objects.filter(pk__in=ids, claimed_by=token, status=Status.SENDING).values_list("id", flat=True)
         )
+    if not ids:
+        return []
     size = batch or batch_size(channel)
     return [Claim(channel, token, tuple(ids[i : i + size])) for i in range(0, len(ids), size)]
+
+
+def _claim_skip_locked(*, channel: str, now: dt.datetime, limit: int, token: str) -> list[int]:
+    """One statement (PostgreSQL): lock the oldest due rows other claimers have not locked, mark them
+    ours and return their ids, oldest first."""
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    # Only the table name (from the model) is interpolated; values are parameters.
+    # ``id = ANY(ARRAY(…))``: the locked ids are collected first, then each row is found by primary
+    # key (a join with the sub-select let stale statistics pick a nested scan of the queue).
+    sql = (
+        f"UPDATE {table} SET status = %s, claimed_by = %s, lease_expires_at = %s, updated_at = %s "  # noqa: S608
+        f"WHERE id = ANY(ARRAY(SELECT id FROM {table} WHERE status = %s AND channel = %s AND next_attempt_at <= %s "
+        "ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED)) AND status = %s "
+        "RETURNING id, next_attempt_at"
+    )
+    params = [
+        Status.SENDING.value, token, adapt(now + lease()), adapt(now),
+        Status.QUEUED.value, channel, adapt(now), limit, Status.QUEUED.value,
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [pk for pk, _ in sorted(rows, key=lambda row: (row[1], row[0]))]
 
 
 # --- restart of unfinished jobs -----------------------------------------------------------------------
@@ -408,25 +428,74 @@ def send_claimed(delivery_ids: Sequence[int], claim_token: str, *, drain_seconds
 
     With ``drain_seconds``, keep claiming and sending further due batches of the same channel
     for that long while the channel is not rate-bound (keeps workers busy between sweeps).
+
+    Everything happens in the task's own thread. Doing the next batch's database work in a
+    background thread of the worker process while this one talked to the provider was measured
+    slower (bench/README.md): the two threads share the interpreter lock, and the provider
+    calls waited for it.
     """
     started = time.monotonic()
-    result = _send_batch(delivery_ids, claim_token)
-    channel = result.channel
-    while channel and drain_seconds and time.monotonic() - started < drain_seconds and not result.rate_bound:
-        size = batch_size(channel) * (1 if ratelimit.rate_for(channel) else DRAIN_BATCH_FACTOR)
-        claims = claim_batch(channel=channel, now=clock.now(), limit=size, batch=size)
-        if not claims:
-            break
-        for claim in claims:
-            result = _send_batch(claim.ids, claim.token, total=result.total)
-    return result.total
+    results = _Results()
+    total, hand_over = 0, ""
+    batch = _load_batch(delivery_ids, claim_token)
+    try:
+        while batch is not None:
+            total, rate_bound = _send_batch(batch, results, total=total)
+            if rate_bound or not drain_seconds:
+                break
+            if time.monotonic() - started >= drain_seconds:
+                hand_over = batch.channel
+                break
+            batch = _claim_next(batch.channel)
+    finally:
+        results.flush()  # what the provider accepted is recorded before the task ends
+    if hand_over:
+        _hand_over(hand_over)
+    return total
 
 
-@dataclass(frozen=True)
-class _BatchResult:
-    channel: str = ""
-    total: int = 0
-    rate_bound: bool = False
+def _hand_over(channel: str) -> None:
+    """A draining task that used up its time passes the backlog on as a new task at once (other
+    work queued meanwhile goes first), instead of leaving the worker idle until the next sweep."""
+    size = batch_size(channel) * (1 if ratelimit.rate_for(channel) else DRAIN_BATCH_FACTOR)
+    for claim in claim_batch(channel=channel, now=clock.now(), limit=size, batch=size):
+        try:
+            enqueue(claim)
+        except Exception:  # the broker is unreachable: give the rows back; the periodic sweep retries
+            logger.warning("could not hand the backlog over; the periodic sweep will pick it up", exc_info=True)
+            Delivery.objects.filter(pk__in=claim.ids, status=Status.SENDING, claimed_by=claim.token).update(
+                status=Status.QUEUED, claimed_by="", lease_expires_at=None, updated_at=clock.now()
+            )
+
+
+@dataclass
+class _Batch:
+    """Claimed deliveries loaded and checked, ready to send (``ready``), under the claim ``token``."""
+
+    channel: str
+    token: str
+    ready: list[_Send]
+
+
+def _load_batch(delivery_ids: Sequence[int], token: str) -> _Batch | None:
+    """Load the claimed rows still ours, check each now and settle those that must not go out."""
+    deliveries = list(
+        Delivery.objects.filter(pk__in=list(delivery_ids), status=Status.SENDING, claimed_by=token)
+        .select_related(*SEND_RELATED)
+        .prefetch_related(*SEND_PREFETCH)
+        .order_by("next_attempt_at", "id")
+    )
+    if not deliveries:
+        return None
+    return _Batch(deliveries[0].channel, token, _ready_to_send(deliveries, token))
+
+
+def _claim_next(channel: str) -> _Batch | None:
+    """Claim and load the channel's next due batch (a draining task's next round)."""
+    size = batch_size(channel) * (1 if ratelimit.rate_for(channel) else DRAIN_BATCH_FACTOR)
+    for claim in claim_batch(channel=channel, now=clock.now(), limit=size, batch=size):
+        return _load_batch(claim.ids, claim.token)
+    return None
 
 
 @dataclass
@@ -439,36 +508,33 @@ class _Send:
     attempt: Attempt | None = None
 
 
-def _send_batch(delivery_ids: Sequence[int], token: str, *, total: int = 0) -> _BatchResult:
-    """One batch: checks, one rate reservation, attempts started together, then each send in turn."""
-    deliveries = list(
-        Delivery.objects.filter(pk__in=list(delivery_ids), status=Status.SENDING, claimed_by=token)
-        .select_related(*SEND_RELATED)
-        .order_by("next_attempt_at", "id")
-    )
-    if not deliveries:
-        return _BatchResult(total=total)
-    channel = deliveries[0].channel
-    ready = _ready_to_send(deliveries, token)
+def _send_batch(batch: _Batch, results: _Results, *, total: int = 0) -> tuple[int, bool]:
+    """One rate reservation, the attempts started together, then each send in turn.
+
+    Returns (total accepted so far, whether the channel's rate held the batch back)."""
+    ready, channel, token = batch.ready, batch.channel, batch.token
     if not ready:
-        return _BatchResult(channel=channel, total=total)
+        return total, False
     reservation = ratelimit.acquire(channel, count=len(ready))
     now = clock.now()
     if not reservation.ok:
         at = now + dt.timedelta(seconds=reservation.retry_in)
         for item in ready:
             _requeue(item.delivery, token, at=at, reason="Waiting for the sending rate")
-        return _BatchResult(channel=channel, total=total, rate_bound=True)
+        return total, True
     if reservation.waited:
         ready = [item for item in ready if not _deferred_at_stop_time(item, token, now)]
     run = _start_attempts(ready, token, now=now)
     transport = transport_for(channel)
     accepted = 0
-    with transport.session():
-        for item in ready:
-            if item.attempt is not None:
-                accepted += _send(item, run, transport)
-    return _BatchResult(channel=channel, total=total + accepted, rate_bound=reservation.waited > 0)
+    try:
+        with transport.session():
+            for item in ready:
+                if item.attempt is not None:
+                    accepted += _send(item, run, transport, results)
+    finally:
+        results.flush()  # whatever happens next, what the provider accepted is recorded first
+    return total + accepted, reservation.waited > 0
 
 
 def _ready_to_send(deliveries: list[Delivery], token: str) -> list[_Send]:
@@ -580,9 +646,61 @@ def _start_attempts(items: list[_Send], token: str, *, now: dt.datetime) -> str:
     items = [item for item in items if item.delivery.attempt_count < MAX_ATTEMPTS]
     if not items:
         return run
+    if connection.vendor == "postgresql":
+        _begin_attempts_postgresql(items, token, run, now=now)
+        return run
     with transaction.atomic():  # the attempt count and the attempt rows commit together
         _begin_attempts(items, token, run, now=now)
     return run
+
+
+def _begin_attempts_postgresql(items: list[_Send], token: str, run: str, *, now: dt.datetime) -> None:
+    """:func:`_begin_attempts` as one statement: the compare-and-set ``UPDATE`` (with each row's
+    current address) feeds the ``INSERT`` of the attempts through a data-modifying CTE, so both
+    commit together in one round trip."""
+    quote = connection.ops.quote_name
+    deliveries, attempts = quote(Delivery._meta.db_table), quote(Attempt._meta.db_table)
+    worker = _worker_name()[:64]
+    adapt = connection.ops.adapt_datetimefield_value
+    ids = [item.delivery.pk for item in items]
+    kinds = [item.delivery.retry_kind or Attempt.Kind.FIRST for item in items]
+    addresses = [item.verdict.address for item in items]
+    # Only model table names are interpolated; values are parameters.
+    sql = (
+        f"WITH taken AS (UPDATE {deliveries} d SET claimed_by = %s, attempt_count = d.attempt_count + 1, "  # noqa: S608
+        "lease_expires_at = %s, retry_kind = '', updated_at = %s, address = k.address "
+        "FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[]) AS k(id, kind, address) "
+        "WHERE d.id = k.id AND d.status = %s AND d.claimed_by = %s RETURNING d.id, d.attempt_count, k.kind) "
+        f"INSERT INTO {attempts} (delivery_id, number, kind, started_at, finished_at, worker, request_summary, "
+        "provider_message_id, response, outcome, error_code, error_detail) "
+        "SELECT id, attempt_count, kind, %s, NULL, %s, '{}', '', '{}', '', '', '' FROM taken "
+        "RETURNING id, delivery_id, number"
+    )
+    params = [
+        run,
+        adapt(now + lease()),
+        adapt(now),
+        ids,
+        kinds,
+        addresses,
+        Status.SENDING.value,
+        token,
+        adapt(now),
+        worker,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        started = {delivery_id: (pk, number) for pk, delivery_id, number in cursor.fetchall()}
+    for item, kind in zip(items, kinds, strict=True):
+        if item.delivery.pk not in started:
+            continue  # another run owns it now
+        pk, number = started[item.delivery.pk]
+        delivery = item.delivery
+        delivery.attempt_count, delivery.claimed_by, delivery.retry_kind = number, run, ""
+        delivery.address = item.verdict.address
+        item.attempt = Attempt(pk=pk, delivery=delivery, number=number, kind=kind, started_at=now, worker=worker)
+        item.attempt._state.adding = False
+        item.attempt._state.db = connection.alias
 
 
 def _begin_attempts(items: list[_Send], token: str, run: str, *, now: dt.datetime) -> None:
@@ -622,8 +740,8 @@ def _take_for_run(items: dict[int, _Send], token: str, run: str, *, now: dt.date
         return {int(pk): int(number) for pk, number in cursor.fetchall()}
 
 
-def _send(item: _Send, run: str, transport: Transport) -> bool:
-    """Call the provider (no transaction is open) and write the delivery's outcome back."""
+def _send(item: _Send, run: str, transport: Transport, results: _Results) -> bool:
+    """Call the provider (no transaction is open) and hand the outcome to ``results`` to write back."""
     delivery, attempt = item.delivery, item.attempt
     assert attempt is not None
     try:
@@ -652,36 +770,82 @@ def _send(item: _Send, run: str, transport: Transport) -> bool:
         "response": result.response,
         "outcome": "accepted",
     }
-    if not _write_back(delivery.pk, run, attempt.pk, delivery_fields, attempt_fields):
-        # A provider callback settled it first (it carries our token): just keep the provider id.
-        Delivery.objects.filter(pk=delivery.pk, claimed_by=run, provider_message_id="").update(
-            provider_message_id=provider_id
-        )
+    results.add(_Accepted(delivery.pk, run, attempt.pk, delivery_fields, attempt_fields))
     return True
 
 
-def _write_back(
-    pk: int, run: str, attempt_pk: int, delivery_fields: dict[str, Any], attempt_fields: dict[str, Any]
-) -> bool:
-    """Compare-and-set the delivery (still ours and sending) and record the attempt, in one commit.
+@dataclass(frozen=True)
+class _Accepted:
+    """What the provider accepted: the delivery's and its attempt's new values, not yet written."""
 
-    On PostgreSQL both updates are one statement (a data-modifying CTE): one round trip and one
-    WAL flush per message, which is most of the dispatcher's own cost per send.
+    pk: int
+    run: str
+    attempt_pk: int
+    delivery_fields: dict[str, Any]
+    attempt_fields: dict[str, Any]
+
+
+class _Results:
+    """Accepted sends of a task, written back in groups: one commit per group, not per message.
+
+    A write per message was a third of a sending thread's time (a round trip and a WAL flush each,
+    while the next provider call waited). A group is written when it holds
+    ``DISPATCH_WRITE_BACK_ROWS`` results, when its oldest result is ``DISPATCH_WRITE_BACK_MS`` old,
+    and always at the end of a batch (also when the batch fails).
+
+    Until a group is written only the provider knows its messages were accepted. If the worker
+    dies then, the provider's status callback (it carries the delivery's token) settles the row,
+    and the restart rules wait ``DISPATCH_RESTART_GRACE_SECONDS`` for it before sending again.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[_Accepted] = []
+        self.oldest = 0.0
+        self.rows = max(1, int(settings.DISPATCH_WRITE_BACK_ROWS))
+        self.wait_seconds = max(0.0, float(settings.DISPATCH_WRITE_BACK_MS)) / 1000
+
+    def add(self, accepted: _Accepted) -> None:
+        if not self.pending:
+            self.oldest = time.monotonic()
+        self.pending.append(accepted)
+        if len(self.pending) >= self.rows or time.monotonic() - self.oldest >= self.wait_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            group, self.pending = self.pending, []
+            _write_back(group)
+
+
+def _write_back(group: Sequence[_Accepted]) -> None:
+    """Compare-and-set each delivery (still ours and sending) and record its attempt, in one commit.
+
+    A delivery a provider callback settled first (the callback carries its token) keeps its
+    status and only gains the provider id. The statements are keyed by primary key (a join with a
+    ``VALUES`` list let PostgreSQL pick a status index and scan thousands of rows) and sent with
+    ``executemany``, which psycopg pipelines: one round trip per statement kind, not per row.
     """
     where = "id = %s AND status = %s AND claimed_by = %s"
-    if connection.vendor == "postgresql":
-        attempt_sql, attempt_args = _update_sql(Attempt, attempt_fields, "id = %s")
-        delivery_sql, delivery_args = _update_sql(Delivery, delivery_fields, where)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH attempt AS ({attempt_sql}) {delivery_sql}",
-                [*attempt_args, attempt_pk, *delivery_args, pk, Status.SENDING.value, run],
+    delivery_sql, _ = _update_sql(Delivery, group[0].delivery_fields, where)
+    attempt_sql, _ = _update_sql(Attempt, group[0].attempt_fields, "id = %s")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(
+            delivery_sql,
+            [[*_prepared(Delivery, row.delivery_fields), row.pk, Status.SENDING.value, row.run] for row in group],
+        )
+        moved = cursor.rowcount
+        cursor.executemany(attempt_sql, [[*_prepared(Attempt, row.attempt_fields), row.attempt_pk] for row in group])
+        if moved != len(group):
+            cursor.executemany(
+                f"UPDATE {connection.ops.quote_name(Delivery._meta.db_table)} SET provider_message_id = %s "  # noqa: S608
+                "WHERE id = %s AND claimed_by = %s AND provider_message_id = ''",
+                [[row.delivery_fields["provider_message_id"], row.pk, row.run] for row in group],
             )
-            return cursor.rowcount == 1
-    with transaction.atomic():
-        moved = _update(Delivery, delivery_fields, where, [pk, Status.SENDING.value, run])
-        _update(Attempt, attempt_fields, "id = %s", [attempt_pk])
-    return moved == 1
+
+
+def _prepared(model: type[Any], values: dict[str, Any]) -> list[Any]:
+    meta = model._meta
+    return [meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
 
 
 def _update_sql(model: type[Any], values: dict[str, Any], where: str) -> tuple[str, list[Any]]:
@@ -690,12 +854,8 @@ def _update_sql(model: type[Any], values: dict[str, Any], where: str) -> tuple[s
     CPU than the round trip for the statements every send makes."""
     meta = model._meta
     quote = connection.ops.quote_name
-    columns, args = [], []
-    for name, value in values.items():
-        field = meta.get_field(name)
-        columns.append(f"{quote(field.column)} = %s")
-        args.append(field.get_db_prep_save(value, connection))
-    return f"UPDATE {quote(meta.db_table)} SET {', '.join(columns)} WHERE {where}", args  # noqa: S608
+    columns = [f"{quote(meta.get_field(name).column)} = %s" for name in values]
+    return f"UPDATE {quote(meta.db_table)} SET {', '.join(columns)} WHERE {where}", _prepared(model, values)  # noqa: S608
 
 
 def _update(model: type[Any], values: dict[str, Any], where: str, params: list[Any]) -> int:

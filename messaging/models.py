@@ -195,7 +195,8 @@ def new_token() -> str:
 class Delivery(models.Model):
     """One message to one recipient on one channel."""
 
-    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="deliveries")
+    # Indexed by delivery_broadcast_idx (broadcast, status); no index of its own.
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     message_type = models.ForeignKey(MessageType, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(max_length=8, choices=Channel.choices)
     recipient_type = models.CharField(max_length=8, choices=RecipientType.choices, default=RecipientType.CLIENT)
@@ -211,10 +212,10 @@ class Delivery(models.Model):
     recipient_name = models.CharField(max_length=200, blank=True)
     address = models.CharField(max_length=254)
     address_source = models.CharField(max_length=16, blank=True, help_text="chart, alternate or user")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)  # delivery_due_idx
     status_reason = models.CharField(max_length=255, blank=True)
-    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
-    provider_message_id = models.CharField(max_length=128, blank=True, db_index=True)
+    token = models.CharField(max_length=64, default=new_token, editable=False)  # unique: delivery_token_uniq
+    provider_message_id = models.CharField(max_length=128, blank=True)  # delivery_provider_id_idx
     # Scheduling and leases: the sweeper picks rows whose next_attempt_at is due.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
@@ -248,10 +249,17 @@ class Delivery(models.Model):
             models.Index(fields=["address", "-created_at", "-id"], name="delivery_address_hist_idx"),
             # The sweeper: due queued rows per channel, and leases of rows out for sending.
             models.Index(
-                fields=["channel", "next_attempt_at"], name="delivery_queued_due_idx", condition=Q(status="queued")
+                fields=["channel", "next_attempt_at", "id"],
+                name="delivery_queued_due_idx",
+                condition=Q(status="queued"),
             ),
             models.Index(fields=["lease_expires_at"], name="delivery_sending_lease_idx", condition=Q(status="sending")),
+            # Declared here rather than with db_index/unique on the field: on PostgreSQL those add a
+            # second "_like" index for LIKE look-ups that nothing makes, and every update of a row
+            # (three per message sent) writes every index of this table.
+            models.Index(fields=["provider_message_id"], name="delivery_provider_id_idx"),
         ]
+        constraints = [models.UniqueConstraint(fields=["token"], name="delivery_token_uniq")]
 
     def __str__(self) -> str:
         return f"Delivery {self.pk} ({self.channel} {self.status})"
@@ -270,14 +278,15 @@ class Attempt(models.Model):
         RESEND = "resend", "Resend"
         RESTART = "restart", "Restart after worker failure"
 
-    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    # Indexed by one_attempt_number (delivery, number); no index of its own.
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts", db_index=False)
     number = models.PositiveIntegerField()
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.FIRST)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=64, blank=True)
     request_summary = models.JSONField(default=dict, blank=True)
-    provider_message_id = models.CharField(max_length=128, blank=True, db_index=True)
+    provider_message_id = models.CharField(max_length=128, blank=True)  # attempt_provider_id_idx
     response = models.JSONField(default=dict, blank=True)
     outcome = models.CharField(max_length=16, blank=True)
     error_code = models.CharField(max_length=32, blank=True)
@@ -286,6 +295,7 @@ class Attempt(models.Model):
     class Meta:
         ordering = ["delivery", "number"]
         constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="one_attempt_number")]
+        indexes = [models.Index(fields=["provider_message_id"], name="attempt_provider_id_idx")]
 
 
 class ProviderEvent(models.Model):

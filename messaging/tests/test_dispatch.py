@@ -92,6 +92,70 @@ def test_send_records_the_attempt_and_the_provider_id(daytime, twilio_sim):
     assert record["status_callback"].endswith(f"/webhooks/twilio/sms/{delivery.token}/status")
 
 
+def test_results_are_written_back_in_groups_with_one_statement_each(daytime, twilio_sim, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    settings.DISPATCH_BATCH_SIZE = 12
+    settings.DISPATCH_WRITE_BACK_ROWS = 5
+    settings.DISPATCH_WRITE_BACK_MS = 60_000
+    deliveries = [make_delivery() for _ in range(12)]
+    [claim] = claim_all(daytime.now())
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatch.send_claimed(claim.ids, claim.token) == 12
+    sids = {r["sid"] for r in accepted(twilio_sim)}
+    for delivery in map(refreshed, deliveries):
+        assert delivery.status == Status.SENT and delivery.provider_message_id in sids
+        assert delivery.lease_expires_at is None and delivery.sent_at == daytime.now()
+        attempt = Attempt.objects.get(delivery=delivery)
+        assert (attempt.outcome, attempt.provider_message_id) == ("accepted", delivery.provider_message_id)
+    write_backs = [q for q in queries.captured_queries if 'UPDATE "messaging_attempt"' in q["sql"]]
+    # 5 + 5 + the 2 left at the end of the batch: three groups, each one executemany (pipelined).
+    assert [q["sql"].split(" times")[0] for q in write_backs] == ["5", "5", "2"]
+
+
+def test_a_group_is_written_once_its_oldest_result_waited_long_enough(daytime, twilio_sim, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    settings.DISPATCH_WRITE_BACK_ROWS = 100
+    settings.DISPATCH_WRITE_BACK_MS = 0  # no waiting: each result is written as it comes
+    deliveries = [make_delivery() for _ in range(3)]
+    [claim] = claim_all(daytime.now())
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatch.send_claimed(claim.ids, claim.token) == 3
+    assert all(refreshed(d).status == Status.SENT for d in deliveries)
+    write_backs = [q for q in queries.captured_queries if 'UPDATE "messaging_attempt"' in q["sql"]]
+    assert len(write_backs) == 3
+
+
+def test_a_callback_that_settled_the_delivery_first_keeps_its_status_and_gains_the_provider_id(daytime, twilio_sim):
+    first, second = make_delivery(), make_delivery()
+    [claim] = claim_all(daytime.now())
+    run = "run-token"
+    Delivery.objects.filter(pk__in=[first.pk, second.pk]).update(claimed_by=run, attempt_count=1)
+    attempts = {d.pk: Attempt.objects.create(delivery_id=d.pk, number=1) for d in (first, second)}
+    Delivery.objects.filter(pk=first.pk).update(status=Status.DELIVERED)  # the callback came first
+    now = daytime.now()
+    group = [
+        dispatch._Accepted(
+            d.pk,
+            run,
+            attempts[d.pk].pk,
+            {"status": Status.SENT, "provider_message_id": f"SM{d.pk}", "sent_at": now, "lease_expires_at": None,
+             "status_reason": "", "updated_at": now},
+            {"finished_at": now, "provider_message_id": f"SM{d.pk}", "request_summary": {"to": d.address},
+             "response": {"sid": f"SM{d.pk}"}, "outcome": "accepted"},
+        )
+        for d in (first, second)
+    ]  # fmt: skip
+    dispatch._write_back(group)
+    first, second = refreshed(first), refreshed(second)
+    assert (first.status, first.provider_message_id) == (Status.DELIVERED, f"SM{first.pk}")
+    assert (second.status, second.provider_message_id) == (Status.SENT, f"SM{second.pk}")
+    assert Attempt.objects.get(pk=attempts[first.pk].pk).outcome == "accepted"
+    assert Attempt.objects.get(pk=attempts[second.pk].pk).response == {"sid": f"SM{second.pk}"}
+    assert claim.ids  # the claim itself was taken over by the run above
+
+
 def test_a_task_delivered_twice_sends_once(daytime, twilio_sim):
     make_delivery()
     [claim] = claim_all(daytime.now())
@@ -334,6 +398,38 @@ def test_sweep_task_sends_through_celery(daytime, twilio_sim, settings):
     finally:
         app.conf.task_always_eager = False
     assert refreshed(delivery).status == Status.SENT and len(accepted(twilio_sim)) == 1
+
+
+def test_a_task_out_of_drain_time_hands_the_backlog_over_as_a_new_task(daytime, twilio_sim, settings, monkeypatch):
+    settings.DISPATCH_BATCH_SIZE = 2  # a hand-over claims 2 x 5 = 10 (no rate limit)
+    settings.RATE_LIMITS_PER_SECOND = {**settings.RATE_LIMITS_PER_SECOND, "sms": 0}
+    for _ in range(30):
+        make_delivery()
+    [first] = dispatch.claim_batch(channel="sms", now=daytime.now(), limit=2)
+    handed: list[dispatch.Claim] = []
+    monkeypatch.setattr(dispatch, "enqueue", handed.append)
+    assert dispatch.send_claimed(first.ids, first.token, drain_seconds=1e-9) == 2
+    [claim] = handed
+    assert len(claim.ids) == 10
+    assert Delivery.objects.filter(pk__in=claim.ids, status=Status.SENDING, claimed_by=claim.token).count() == 10
+    assert dispatch.send_claimed(claim.ids, claim.token) == 10  # the new task sends them
+
+
+def test_a_hand_over_to_a_broker_that_is_down_gives_the_rows_back(daytime, twilio_sim, settings, monkeypatch, caplog):
+    settings.DISPATCH_BATCH_SIZE = 2
+    settings.RATE_LIMITS_PER_SECOND = {**settings.RATE_LIMITS_PER_SECOND, "sms": 0}
+    for _ in range(12):
+        make_delivery()
+    [first] = dispatch.claim_batch(channel="sms", now=daytime.now(), limit=2)
+
+    def broker_down(claim):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(dispatch, "enqueue", broker_down)
+    assert dispatch.send_claimed(first.ids, first.token, drain_seconds=1e-9) == 2
+    assert Delivery.objects.filter(status=Status.SENT).count() == 2
+    assert Delivery.objects.filter(status=Status.QUEUED, claimed_by="").count() == 10
+    assert "could not hand the backlog over" in caplog.text
 
 
 def test_kick_sweeper_survives_a_broker_that_is_down(monkeypatch, caplog):
