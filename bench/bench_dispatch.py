@@ -33,9 +33,10 @@ import tempfile
 import threading
 import time
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,11 +82,54 @@ def wait_port(port: int, timeout: float = 15) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def worker_processes(pid: int) -> list[int]:
+    """The worker and its pool's child processes (prefork), if any."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(child) for child in children.read_text().split())] if children.exists() else [pid]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time these processes have used so far."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mb(pids: list[int]) -> float:
+    """Proportional set size of these processes together (shared pages counted once), in MB."""
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+@dataclass
+class Phase:
+    busy: float = 0.0  # % of all cores
+    simulator_cpu: float = 0.0  # s per message
+
+    @classmethod
+    @contextmanager
+    def measure(cls, phases: dict[str, Phase], name: str, simulator_pid: int, messages: int) -> Iterator[None]:
+        busy, total = machine_ticks()
+        sim = cpu_seconds([simulator_pid])
+        yield
+        busy_after, total_after = machine_ticks()
+        phases[name] = cls(
+            busy=100 * (busy_after - busy) / max(1, total_after - total),
+            simulator_cpu=(cpu_seconds([simulator_pid]) - sim) / messages,
+        )
 
 
 @contextmanager
@@ -108,30 +152,71 @@ def process(
 # --- the bare loop (run in its own process, like the worker) -----------------------------------------
 
 
-def bare_loop(api_base: str, sink: str, messages: int, concurrency: int) -> float:
+def bare_loop(api_base: str, sink: str, messages: int, concurrency: int, pool: str) -> tuple[float, float]:
+    """Send ``messages`` SMS from ``concurrency`` threads, or processes (``pool == "prefork"``, like a
+    prefork worker: one client and one connection per process); returns (msg/s, CPU s per message)."""
+    if pool == "prefork":
+        return _bare_processes(api_base, sink, messages, concurrency)
+    send = _bare_sender(api_base, sink)
+    started, cpu = time.perf_counter(), time.process_time()
+    with ThreadPoolExecutor(concurrency) as executor:
+        sids = list(executor.map(send, range(messages)))
+    elapsed = time.perf_counter() - started
+    assert len(set(sids)) == messages
+    return messages / elapsed, (time.process_time() - cpu) / messages
+
+
+def _bare_sender(api_base: str, sink: str) -> Callable[[int], str]:
     from messaging.channels.twilio_client import get_twilio_client
 
     client = get_twilio_client(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base=api_base)
     callback = f"{sink}/webhooks/twilio/sms/bare-loop-token/status"
 
     def send(n: int) -> str:
-        to = number(n)
-        return client.messages.create(to=to, from_=FROM_NUMBER, body=BODY, status_callback=callback).sid
+        return client.messages.create(to=number(n), from_=FROM_NUMBER, body=BODY, status_callback=callback).sid
 
+    return send
+
+
+def _bare_processes(api_base: str, sink: str, messages: int, concurrency: int) -> tuple[float, float]:
+    import multiprocessing
+    import resource
+
+    import messaging.channels.twilio_client  # noqa: F401  (imported once, before the fork)
+
+    context = multiprocessing.get_context("fork")
+    go, ready = context.Event(), context.Semaphore(0)
+    sids = context.Queue()
+
+    def child(first: int) -> None:
+        send = _bare_sender(api_base, sink)
+        ready.release()
+        go.wait()
+        sids.put([send(n) for n in range(first, messages, concurrency)])
+
+    children = [context.Process(target=child, args=(i,)) for i in range(concurrency)]
+    for proc in children:
+        proc.start()
+    for _ in children:
+        ready.acquire()
     started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        sids = list(pool.map(send, range(messages)))
+    go.set()
+    got = [sid for _ in children for sid in sids.get()]
     elapsed = time.perf_counter() - started
-    assert len(set(sids)) == messages
-    return messages / elapsed
+    for proc in children:
+        proc.join()
+    assert len(set(got)) == messages
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return messages / elapsed, (usage.ru_utime + usage.ru_stime) / messages
 
 
-def run_bare(api_base: str, sink: str, messages: int, concurrency: int) -> float:
-    command = [sys.executable, __file__, "--bare", api_base, sink, str(messages), str(concurrency)]
+def run_bare(api_base: str, sink: str, messages: int, concurrency: int, pool: str) -> tuple[float, float]:
+    command = [sys.executable, __file__, "--bare", api_base, sink, str(messages), str(concurrency), pool]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=base_env())
     if done.returncode:
         raise RuntimeError(f"the bare loop failed:\n{done.stderr[-3000:]}")
-    return float(json.loads(done.stdout.strip().splitlines()[-1])["rate"])
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return float(figures["rate"]), float(figures["cpu"])
 
 
 # --- the system -------------------------------------------------------------------------------------------
@@ -185,6 +270,8 @@ def prepare(messages: int) -> list[int]:
             ]
         )
         ids += [r.pk for r in rows]
+    with connection.cursor() as cursor:  # statistics as autovacuum would have them for tables this size
+        cursor.execute("ANALYZE clients_client, clients_messagingprofile, messaging_delivery")
     return ids
 
 
@@ -202,7 +289,7 @@ def run_system(args: argparse.Namespace, env: dict[str, str], logs: Path) -> dic
 
     beat = Celery("bench-beat", broker=args.broker, set_as_current=False)
     command = [
-        sys.executable, "-m", "celery", "-A", "pimsy_messaging", "worker", "--pool", "threads",
+        sys.executable, "-m", "celery", "-A", "pimsy_messaging", "worker", "--pool", args.pool,
         "-c", str(args.concurrency), "-l", "WARNING", "--without-mingle", "--without-gossip", "--without-heartbeat",
         "-n", "bench@%h",
     ]  # fmt: skip
@@ -211,7 +298,8 @@ def run_system(args: argparse.Namespace, env: dict[str, str], logs: Path) -> dic
         while not beat.control.ping(timeout=0.5):
             if time.monotonic() > deadline or worker.poll() is not None:
                 raise RuntimeError("the worker did not start; see " + str(logs / "worker.log"))
-        rss_start = rss_mb(worker.pid)
+        pids = worker_processes(worker.pid)
+        mem_start, cpu_start = memory_mb(pids), cpu_seconds(pids)
         Delivery.objects.update(next_attempt_at=clock.now())
         stop = threading.Event()
 
@@ -222,24 +310,31 @@ def run_system(args: argparse.Namespace, env: dict[str, str], logs: Path) -> dic
 
         started = time.perf_counter()
         threading.Thread(target=play_beat, daemon=True).start()
-        rss_warm, peak = float("nan"), rss_start
+        mem_warm, peak = float("nan"), mem_start
+        progress = (logs / "progress.txt").open("w")
         while (done := sent_count()) < args.messages:
+            progress.write(f"{time.perf_counter() - started:.2f} {done}\n")
             if worker.poll() is not None:
                 raise RuntimeError("the worker died; see " + str(logs / "worker.log"))
-            peak = max(peak, rss_mb(worker.pid))
-            if rss_warm != rss_warm and done >= args.messages // 10:  # first sample after 10 %
-                rss_warm = rss_mb(worker.pid)
+            peak = max(peak, memory_mb(pids))
+            if mem_warm != mem_warm and done >= args.messages // 10:  # first sample after 10 %
+                mem_warm = memory_mb(pids)
             time.sleep(0.2)
         elapsed = time.perf_counter() - started
+        progress.close()
         stop.set()
-        rss_end = rss_mb(worker.pid)
+        if worker_processes(worker.pid) != pids:
+            raise RuntimeError("the worker's pool replaced a process during the run; its figures would be wrong")
+        mem_end, cpu_end = memory_mb(pids), cpu_seconds(pids)
     return {
+        "cpu": (cpu_end - cpu_start) / args.messages,
         "rate": args.messages / elapsed,
         "seconds": elapsed,
-        "rss_start": rss_start,
-        "rss_warm": rss_warm,
-        "rss_end": rss_end,
-        "rss_peak": max(peak, rss_end),
+        "processes": len(pids),
+        "mem_start": mem_start,
+        "mem_warm": mem_warm,
+        "mem_end": mem_end,
+        "mem_peak": max(peak, mem_end),
     }
 
 
@@ -248,6 +343,10 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--latency-ms", type=int, default=20)
+    parser.add_argument(
+        "--pool", choices=["prefork", "threads"], default="prefork",
+        help="the worker's pool (prefork: Celery's default and docker-compose's); the bare loop uses the same model",
+    )  # fmt: skip
     parser.add_argument("--broker", default=os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/4"))
     parser.add_argument("--sweep-seconds", default=os.environ.get("DISPATCH_SWEEP_SECONDS", "5"))
     args = parser.parse_args()
@@ -291,32 +390,45 @@ def main() -> int:
         "--callback-delay-ms", "10", "--log-level", "WARNING",
     ]  # fmt: skip
     with (
-        process(sim, env=base_env(), log=logs / "sim.log"),
+        process(sim, env=base_env(), log=logs / "sim.log") as simulator,
         process([sys.executable, "-c", SINK_CODE, str(sink_port)]),
     ):
         wait_port(twilio_port)
         wait_port(sink_port)
         api, sink = env["TWILIO_API_BASE"], env["PUBLIC_BASE_URL"]
-        print(f"bare loop ({args.concurrency} threads) …", flush=True)
-        bare_before = run_bare(api, sink, args.messages, args.concurrency)
-        print(f"system (celery worker --pool threads -c {args.concurrency}) …", flush=True)
-        system = run_system(args, env, logs)
+        phases: dict[str, Phase] = {}
+        print(f"bare loop ({args.concurrency} {'processes' if args.pool == 'prefork' else 'threads'}) …", flush=True)
+        with Phase.measure(phases, "bare loop", simulator.pid, args.messages):
+            bare_before, bare_cpu = run_bare(api, sink, args.messages, args.concurrency, args.pool)
+        print(f"system (celery worker --pool {args.pool} -c {args.concurrency}) …", flush=True)
+        with Phase.measure(phases, "system", simulator.pid, args.messages):
+            system = run_system(args, env, logs)
         print("bare loop again …", flush=True)
-        bare_after = run_bare(api, sink, args.messages, args.concurrency)
+        with Phase.measure(phases, "bare loop again", simulator.pid, args.messages):
+            bare_after, _ = run_bare(api, sink, args.messages, args.concurrency, args.pool)
     bare = (bare_before + bare_after) / 2
-    growth = system["rss_end"] - system["rss_warm"]
+    growth = system["mem_end"] - system["mem_warm"]
     print()
-    setup = f"{args.messages} SMS, simulator latency {args.latency_ms} ms, concurrency {args.concurrency}"
+    setup = f"{args.messages} SMS, simulator latency {args.latency_ms} ms, concurrency {args.concurrency} ({args.pool})"
     print(f"messages            {setup}")
     print(f"bare loop           {bare_before:8.1f} msg/s before, {bare_after:8.1f} msg/s after (mean {bare:.1f})")
     print(f"system              {system['rate']:8.1f} msg/s ({system['seconds']:.1f} s for all to be accepted)")
+    print(
+        f"CPU per message     bare loop {bare_cpu * 1000:.2f} ms, worker {system['cpu'] * 1000:.2f} ms "
+        "(the simulator and PostgreSQL share the same cores)"
+    )
+    for name, phase in phases.items():
+        print(
+            f"machine ({name + ')':16s} {phase.busy:5.1f} % of {os.cpu_count()} cores busy; "
+            f"simulator CPU {phase.simulator_cpu * 1000:.2f} ms per message"
+        )
     print(f"ratio               {system['rate'] / bare:8.2f}  (goal >= 0.90)")
     print(
-        f"worker RSS          start {system['rss_start']:.1f} MB, after warm-up {system['rss_warm']:.1f} MB, "
-        f"end {system['rss_end']:.1f} MB, peak {system['rss_peak']:.1f} MB"
+        f"worker memory       {system['processes']} process(es), PSS together: start {system['mem_start']:.1f} MB, "
+        f"after warm-up {system['mem_warm']:.1f} MB, end {system['mem_end']:.1f} MB, peak {system['mem_peak']:.1f} MB"
     )
-    total = system["rss_end"] - system["rss_start"]
-    print(f"worker RSS growth   {growth:+.1f} MB after warm-up, {total:+.1f} MB from start (goal <= 20 MB)")
+    total = system["mem_end"] - system["mem_start"]
+    print(f"worker growth       {growth:+.1f} MB after warm-up, {total:+.1f} MB from start (goal <= 20 MB)")
     print(f"logs                {logs}")
     return 0
 
@@ -324,6 +436,7 @@ def main() -> int:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--bare":
         api_base, sink, messages, concurrency = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-        print(json.dumps({"rate": bare_loop(api_base, sink, messages, concurrency)}))
+        rate, cpu = bare_loop(api_base, sink, messages, concurrency, sys.argv[6])
+        print(json.dumps({"rate": rate, "cpu": cpu}))
         sys.exit(0)
     sys.exit(main())
