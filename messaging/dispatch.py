@@ -5,7 +5,8 @@ claimed ids" tasks, never a countdown or ETA.
 
 1. **Sweep** (:func:`sweep_due`, on Celery beat every ``DISPATCH_SWEEP_SECONDS`` and kicked after
    Send): restart unfinished jobs (below), then claim due ``queued`` rows per channel in chunks —
-   ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, a conditional ``UPDATE`` on SQLite — setting
+   one ``UPDATE`` of the rows a ``SELECT … FOR UPDATE SKIP LOCKED`` returns on PostgreSQL, a
+   conditional ``UPDATE`` in an immediate transaction on SQLite — setting
    ``status='sending'``, a claim token (``claimed_by``) and a lease. How much is claimed per sweep
    follows the channel's rate, so leases stay meaningful and stop times are judged fresh.
 2. **Send** (:func:`send_claimed`, the ``messaging.send_batch`` task) a batch of claimed rows
@@ -14,10 +15,12 @@ claimed ids" tasks, never a countdown or ETA.
    slots of the channel's shared rate; start the attempts — one ``UPDATE … RETURNING`` moves the
    rows from the claim token to a token of this run (compare-and-set: a task delivered twice, or
    two workers, get each row at most once), counts the attempt and extends the lease, and the
-   :class:`~messaging.models.Attempt` rows are written in the same commit; then, per delivery,
-   call the transport **outside any transaction** and write the result back with a conditional
-   ``UPDATE`` (one statement with the attempt's result on PostgreSQL). While a channel without a
-   rate limit has a backlog, the task keeps claiming bigger batches for ``DISPATCH_SWEEP_SECONDS``.
+   :class:`~messaging.models.Attempt` rows are written in the same commit (one statement on
+   PostgreSQL); then, per delivery, call the transport **outside any transaction** and write the
+   results back with conditional updates, in groups (:class:`_Results`: one commit per
+   ``DISPATCH_WRITE_BACK_ROWS`` results or ``DISPATCH_WRITE_BACK_MS``, and at the end of the
+   batch). While a channel without a rate limit has a backlog, the task keeps claiming bigger
+   batches for ``DISPATCH_SWEEP_SECONDS``, then hands the backlog over as a new task.
 3. **Restart unfinished jobs**: a row still ``sending`` after its lease expired belonged to a worker
    that died. If the provider already accepted it (a provider id is recorded) it is not resent.
    A claim whose attempt never started is simply queued again. An interrupted attempt waits
