@@ -317,7 +317,8 @@ def _as_phone_number(text: str) -> str:
 
 def row_fields(columns: Sequence[Column]) -> list[str]:
     """The ``values()`` paths a page reads: the cursor's (created_at, id) and the shown columns' fields."""
-    wanted = ["id", "created_at"] + [f for c in columns for f in c.fields]
+    # recipient_name: the detail link's label names the recipient even when the column is hidden.
+    wanted = ["id", "created_at", "recipient_name"] + [f for c in columns for f in c.fields]
     return list(dict.fromkeys(wanted))
 
 

@@ -260,6 +260,14 @@ def make_history(message_type, sender, n=3, **fields):
     return broadcast, rows
 
 
+def test_detail_link_names_the_recipient_with_the_recipient_column_hidden(client, sender, upcoming):
+    make_history(upcoming, sender, n=1)
+    HistoryLayout.objects.update_or_create(user=sender, defaults={"columns": ["status", "channel"]})
+    html = client.get(reverse("messaging:history")).content.decode()
+    assert 'data-col="recipient"' not in html.split('id="history-head"')[1].split("</tr>")[0]
+    assert 'aria-label="Details of the message to Person 000"' in html
+
+
 def test_history_default_columns_and_rows(client, sender, upcoming):
     make_history(upcoming, sender, n=2, status=Status.FAILED, bounce_category="Bad-Mailbox", hard_bounce=True)
     html = client.get(reverse("messaging:history")).content.decode()
