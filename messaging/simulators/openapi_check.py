@@ -6,8 +6,9 @@ is one Twilio's published contract accepts: required fields present, no unknown 
 enums, types (integers, booleans, arrays as repeated keys), SID patterns and the string formats
 that are cheap to check (``phone-number``, ``endpoint``, ``uri``, ``twiml``, ``date-time``, …).
 
-The description is read from ``$TWILIO_OPENAPI_SPEC`` or, by default, from
-``<repo>/../shared/twilio/twilio_api_v2010.json`` (Twilio's MIT-licensed ``twilio-oai`` file).
+The description is read from ``$TWILIO_OPENAPI_SPEC`` or, by default, from the copy kept beside
+this module, ``twilio_openapi/twilio_api_v2010.json`` (Twilio's MIT-licensed ``twilio-oai`` file,
+with its ``LICENSE``), so a fresh checkout runs the simulator with nothing outside the repository.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from jsonschema import Draft7Validator, FormatChecker
 
 SPEC_ENV = "TWILIO_OPENAPI_SPEC"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 _DROPPED_KEYWORDS = {"description", "x-twilio", "nullable", "title", "example", "examples"}
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
@@ -42,7 +42,7 @@ def default_spec_path() -> Path:
     configured = os.environ.get(SPEC_ENV)
     if configured:
         return Path(configured)
-    return _REPO_ROOT.parent / "shared" / "twilio" / "twilio_api_v2010.json"
+    return Path(__file__).resolve().parent / "twilio_openapi" / "twilio_api_v2010.json"
 
 
 # --- formats -------------------------------------------------------------------------------------
