@@ -12,24 +12,15 @@ rendered list) for 2,000 and 20,000 appointments in range, with the number of SQ
 from __future__ import annotations
 
 import datetime as dt
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pimsy_messaging.settings")
-os.environ.setdefault("PIMSY_TESTING", "1")  # no SECRET_KEY needed; nothing is sent
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pimsy_bench")
-
-import django  # noqa: E402
-
-django.setup()
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402  (sets Django up on the benchmark database)
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Permission  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client as HttpClient  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
@@ -45,28 +36,6 @@ BIG = 20_000
 SMALL = 2_000
 RUNS = 5
 CHANNELS = ["sms", "email"]
-
-
-def reset() -> None:
-    call_command("migrate", verbosity=0)
-    tables = [
-        "messaging_providerevent",
-        "messaging_attempt",
-        "messaging_delivery",
-        "messaging_broadcast",
-        "clients_appointment",
-        "clients_messagingcontact",
-        "clients_messagingprofile",
-        "clients_profilechange",
-        "clients_client",
-        "bounces_donotsendentry",
-    ]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-        else:
-            for table in tables:
-                cursor.execute(f"DELETE FROM {table}")
 
 
 def populate(day: dt.date) -> None:
@@ -148,7 +117,7 @@ def timed(fn, runs: int = RUNS) -> tuple[float, float, int]:
 
 def main() -> None:
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
-    reset()
+    benchlib.reset()
     day = timezone.localdate() + dt.timedelta(days=1)
     t0 = time.perf_counter()
     populate(day)

@@ -13,23 +13,14 @@ Prints, for the same 100,000 delivery rows:
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pimsy_messaging.settings")
-os.environ.setdefault("PIMSY_TESTING", "1")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pimsy_bench")
-
-import django  # noqa: E402
-
-django.setup()
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib  # noqa: E402  (sets Django up on the benchmark database)
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -41,24 +32,6 @@ from messaging.recipients import recipients_for  # noqa: E402
 
 N = 100_000
 RUNS = 3
-
-
-def reset() -> None:
-    call_command("migrate", verbosity=0)
-    tables = [
-        "messaging_providerevent",
-        "messaging_attempt",
-        "messaging_delivery",
-        "messaging_broadcast",
-        "clients_appointment",
-        "clients_messagingcontact",
-        "clients_messagingprofile",
-        "clients_profilechange",
-        "clients_client",
-        "bounces_donotsendentry",
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
 
 
 def populate() -> None:
@@ -104,7 +77,7 @@ def copy_rows(rows: list[dict], broadcast: Broadcast) -> float:
 def main() -> None:
     assert connection.vendor == "postgresql", "this benchmark compares with PostgreSQL COPY"
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
-    reset()
+    benchlib.reset()
     t0 = time.perf_counter()
     populate()
     print(f"populated {N:,} consenting clients in {time.perf_counter() - t0:.1f} s")

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-import zoneinfo
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,45 +26,11 @@ from django.conf import settings
 from django.db import connection
 
 from tests.fixtures import need
+from tests.integration.support import ROOT, redis_ready, wait_for
 
 BROKER = os.environ.get("AUTOMATION_TEST_BROKER", "redis://127.0.0.1:6379/6")
-NY = zoneinfo.ZoneInfo("America/New_York")
-TUESDAY_MORNING = dt.datetime(2025, 6, 3, 10, 0, tzinfo=NY)
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-def _redis_ok() -> bool:
-    import redis
-
-    try:
-        client = redis.Redis.from_url(BROKER, socket_connect_timeout=1)
-        client.ping()
-        client.flushdb()  # this test's own database number: no stale tasks from an earlier run
-        return True
-    except Exception:
-        return False
-
-
-def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-@pytest.fixture
-def clock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    from messaging.clock import write_clock_file
-
-    path = str(tmp_path / "clock")
-    write_clock_file(path, TUESDAY_MORNING, running=True)
-    monkeypatch.setenv("PIMSY_CLOCK_FILE", path)
-    return path
 
 
 @pytest.fixture
@@ -119,7 +84,7 @@ def processes(tmp_path: Path, clock_file: str, twilio: Any) -> Iterator[Callable
 
 def test_beat_plans_and_worker_sends_the_reminder_exactly_once(processes: Any, twilio: Any) -> None:
     need(settings.IS_POSTGRES, "needs PostgreSQL (DATABASE_URL=postgres://...) shared with worker and beat")
-    need(_redis_ok(), f"needs Redis at {BROKER}")
+    need(redis_ready(BROKER), f"needs Redis at {BROKER}")
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     from clients.tests.factories import make_appointment, make_client

@@ -38,12 +38,10 @@ from django.conf import settings
 from django.db import connection
 
 from tests.fixtures import need
+from tests.integration.support import NY, ROOT, redis_ready, wait_for
 
 BROKER = os.environ.get("DISPATCH_TEST_BROKER", "redis://127.0.0.1:6379/4")
-ROOT = Path(__file__).resolve().parents[2]
-NY = zoneinfo.ZoneInfo("America/New_York")
 CHICAGO = zoneinfo.ZoneInfo("America/Chicago")
-TUESDAY_MORNING = dt.datetime(2025, 6, 3, 10, 0, tzinfo=NY)
 FINAL = ("delivered", "failed", "suppressed", "cancelled")
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -52,44 +50,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 # --- environment ------------------------------------------------------------------------------------
 
 
-def _redis_ready() -> bool:
-    import redis
-
-    try:
-        client = redis.Redis.from_url(BROKER, socket_connect_timeout=1)
-        client.ping()
-        client.flushdb()  # our own database number: no stale tasks or rate buckets from earlier runs
-        return True
-    except Exception:
-        return False
-
-
 @pytest.fixture
 def services() -> None:
     need(settings.IS_POSTGRES, "integration tests need PostgreSQL (DATABASE_URL=postgres://…)")
-    need(_redis_ready(), f"integration tests need Redis at {BROKER}")
-
-
-def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
-
-
-@pytest.fixture
-def clock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Shared time for this process and the worker: a Tuesday morning, running."""
-    from messaging.clock import write_clock_file
-
-    path = str(tmp_path / "clock")
-    write_clock_file(path, TUESDAY_MORNING, running=True)
-    monkeypatch.setenv("PIMSY_CLOCK_FILE", path)
-    return path
+    need(redis_ready(BROKER), f"integration tests need Redis at {BROKER}")
 
 
 @pytest.fixture
