@@ -36,6 +36,7 @@ for the next window's start — never dropped.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import math
 import os
@@ -439,8 +440,9 @@ def send_claimed(delivery_ids: Sequence[int], claim_token: str, *, drain_seconds
     """
     started = time.monotonic()
     results = _Results()
+    templates = _TemplateCache()  # read once per task: a drain lasts seconds
     total, hand_over = 0, ""
-    batch = _load_batch(delivery_ids, claim_token)
+    batch = _load_batch(delivery_ids, claim_token, templates)
     try:
         while batch is not None:
             total, rate_bound = _send_batch(batch, results, total=total)
@@ -449,7 +451,7 @@ def send_claimed(delivery_ids: Sequence[int], claim_token: str, *, drain_seconds
             if time.monotonic() - started >= drain_seconds:
                 hand_over = batch.channel
                 break
-            batch = _claim_next(batch.channel)
+            batch = _claim_next(batch.channel, templates)
     finally:
         results.flush()  # what the provider accepted is recorded before the task ends
     if hand_over:
@@ -480,7 +482,7 @@ class _Batch:
     ready: list[_Send]
 
 
-def _load_batch(delivery_ids: Sequence[int], token: str) -> _Batch | None:
+def _load_batch(delivery_ids: Sequence[int], token: str, templates: _TemplateCache | None = None) -> _Batch | None:
     """Load the claimed rows still ours, check each now and settle those that must not go out."""
     deliveries = list(
         Delivery.objects.filter(pk__in=list(delivery_ids), status=Status.SENDING, claimed_by=token)
@@ -490,14 +492,14 @@ def _load_batch(delivery_ids: Sequence[int], token: str) -> _Batch | None:
     )
     if not deliveries:
         return None
-    return _Batch(deliveries[0].channel, token, _ready_to_send(deliveries, token))
+    return _Batch(deliveries[0].channel, token, _ready_to_send(deliveries, token, templates or _TemplateCache()))
 
 
-def _claim_next(channel: str) -> _Batch | None:
+def _claim_next(channel: str, templates: _TemplateCache) -> _Batch | None:
     """Claim and load the channel's next due batch (a draining task's next round)."""
     size = batch_size(channel) * (1 if ratelimit.rate_for(channel) else DRAIN_BATCH_FACTOR)
     for claim in claim_batch(channel=channel, now=clock.now(), limit=size, batch=size):
-        return _load_batch(claim.ids, claim.token)
+        return _load_batch(claim.ids, claim.token, templates)
     return None
 
 
@@ -540,11 +542,10 @@ def _send_batch(batch: _Batch, results: _Results, *, total: int = 0) -> tuple[in
     return total + accepted, reservation.waited > 0
 
 
-def _ready_to_send(deliveries: list[Delivery], token: str) -> list[_Send]:
+def _ready_to_send(deliveries: list[Delivery], token: str, templates: _TemplateCache) -> list[_Send]:
     """Check each claimed delivery now; settle those that must not go out; render the others."""
     verdicts = [resolve_address(d) for d in deliveries]
     blocked = blocked_for(deliveries[0].channel, verdicts)
-    templates = _TemplateCache()
     now = clock.now()
     ready: list[_Send] = []
     for delivery, verdict in zip(deliveries, verdicts, strict=True):
@@ -573,6 +574,9 @@ def _deferred_at_stop_time(item: _Send, token: str, now: dt.datetime) -> bool:
 
 
 class _TemplateCache:
+    """The message templates a task has read: once per task, not per batch (a template edited
+    meanwhile applies from the next task, seconds later)."""
+
     def __init__(self) -> None:
         self._templates: dict[tuple[int, str], MessageTemplate | None] = {}
 
@@ -824,10 +828,13 @@ def _write_back(group: Sequence[_Accepted]) -> None:
     """Compare-and-set each delivery (still ours and sending) and record its attempt, in one commit.
 
     A delivery a provider callback settled first (the callback carries its token) keeps its
-    status and only gains the provider id. The statements are keyed by primary key (a join with a
-    ``VALUES`` list let PostgreSQL pick a status index and scan thousands of rows) and sent with
-    ``executemany``, which psycopg pipelines: one round trip per statement kind, not per row.
+    status and only gains the provider id. On PostgreSQL the whole group is one statement
+    (:func:`_write_back_postgresql`); elsewhere the statements are keyed by primary key and sent
+    with ``executemany``.
     """
+    if connection.vendor == "postgresql":
+        _write_back_postgresql(group)
+        return
     where = "id = %s AND status = %s AND claimed_by = %s"
     delivery_sql, _ = _update_sql(Delivery, group[0].delivery_fields, where)
     attempt_sql, _ = _update_sql(Attempt, group[0].attempt_fields, "id = %s")
@@ -844,6 +851,54 @@ def _write_back(group: Sequence[_Accepted]) -> None:
                 "WHERE id = %s AND claimed_by = %s AND provider_message_id = ''",
                 [[row.delivery_fields["provider_message_id"], row.pk, row.run] for row in group],
             )
+
+
+def _write_back_postgresql(group: Sequence[_Accepted]) -> None:
+    """:func:`_write_back` as one statement that commits on its own: the group's values travel as
+    arrays, two data-modifying CTEs update the deliveries and their attempts.
+
+    One round trip instead of a transaction of pipelined statements (``BEGIN``, two
+    ``executemany``, ``COMMIT``): on a busy machine every round trip waits for the server process
+    to be scheduled, and those waits were most of a write-back's time (bench/README.md). The rows
+    are found through ``id = ANY(…)`` so that the plan is a primary-key look-up whatever the
+    statistics say about the joined array.
+    """
+    quote = connection.ops.quote_name
+    deliveries, attempts = quote(Delivery._meta.db_table), quote(Attempt._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    encode = Attempt._meta.get_field("response").encoder
+    sending = Status.SENDING.value
+    columns: dict[str, list[Any]] = {
+        "id": [row.pk for row in group],
+        "run": [row.run for row in group],
+        "attempt": [row.attempt_pk for row in group],
+        "status": [row.delivery_fields["status"] for row in group],
+        "provider_id": [row.delivery_fields["provider_message_id"] for row in group],
+        "at": [adapt(row.delivery_fields["sent_at"]) for row in group],
+        "request": [json.dumps(row.attempt_fields["request_summary"], cls=encode) for row in group],
+        "response": [json.dumps(row.attempt_fields["response"], cls=encode) for row in group],
+    }
+    # A row still ours and sending takes the result; one a callback settled first keeps its status
+    # and only gains the provider id. Only model table names are interpolated; values are parameters.
+    sql = (
+        "WITH v AS MATERIALIZED (SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[], "  # noqa: S608
+        "%s::varchar[], %s::varchar[], %s::timestamptz[], %s::jsonb[], %s::jsonb[]) "
+        "AS v(id, run, attempt, status, provider_id, at, request, response)), "
+        f"d AS (UPDATE {deliveries} d SET provider_message_id = v.provider_id, "
+        "status = CASE WHEN d.status = %s THEN v.status ELSE d.status END, "
+        "sent_at = CASE WHEN d.status = %s THEN v.at ELSE d.sent_at END, "
+        "lease_expires_at = CASE WHEN d.status = %s THEN NULL ELSE d.lease_expires_at END, "
+        "status_reason = CASE WHEN d.status = %s THEN '' ELSE d.status_reason END, "
+        "updated_at = CASE WHEN d.status = %s THEN v.at ELSE d.updated_at END "
+        "FROM v WHERE d.id = ANY(%s::bigint[]) AND d.id = v.id AND d.claimed_by = v.run "
+        "AND (d.status = %s OR d.provider_message_id = '')) "
+        f"UPDATE {attempts} a SET finished_at = v.at, provider_message_id = v.provider_id, "
+        "request_summary = v.request, response = v.response, outcome = 'accepted' "
+        "FROM v WHERE a.id = ANY(%s::bigint[]) AND a.id = v.attempt"
+    )
+    params = [*columns.values(), *[sending] * 5, columns["id"], sending, columns["attempt"]]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _prepared(model: type[Any], values: dict[str, Any]) -> list[Any]:
