@@ -198,9 +198,9 @@ DISPATCH_CHUNK_SIZE = env_int("DISPATCH_CHUNK_SIZE", 200)
 DISPATCH_BATCH_SIZE = env_int("DISPATCH_BATCH_SIZE", 10)
 # Results the provider accepted are written back in groups of this many rows, or when the oldest
 # waited this long (and always at the end of a batch): one commit per group, not per message.
-# The defaults make it one write per draining batch (5 x DISPATCH_BATCH_SIZE sends, ~2 s).
-DISPATCH_WRITE_BACK_ROWS = env_int("DISPATCH_WRITE_BACK_ROWS", 50)
-DISPATCH_WRITE_BACK_MS = env_int("DISPATCH_WRITE_BACK_MS", 2000)
+# The defaults make it one write per draining batch (10 x DISPATCH_BATCH_SIZE sends, ~4 s).
+DISPATCH_WRITE_BACK_ROWS = env_int("DISPATCH_WRITE_BACK_ROWS", 100)
+DISPATCH_WRITE_BACK_MS = env_int("DISPATCH_WRITE_BACK_MS", 4000)
 DISPATCH_REDIAL_SECONDS = env_int("DISPATCH_REDIAL_SECONDS", 60)
 DISPATCH_LEASE_SECONDS = env_int("DISPATCH_LEASE_SECONDS", 120)
 # Grace after a lease expires before a job is restarted, so a provider callback can arrive first.

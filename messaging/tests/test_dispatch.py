@@ -415,18 +415,19 @@ def test_sweep_task_sends_through_celery(daytime, twilio_sim, settings):
 
 
 def test_a_task_out_of_drain_time_hands_the_backlog_over_as_a_new_task(daytime, twilio_sim, settings, monkeypatch):
-    settings.DISPATCH_BATCH_SIZE = 2  # a hand-over claims 2 x 5 = 10 (no rate limit)
+    settings.DISPATCH_BATCH_SIZE = 1  # a hand-over claims 1 x DRAIN_BATCH_FACTOR = 10 (no rate limit)
     settings.RATE_LIMITS_PER_SECOND = {**settings.RATE_LIMITS_PER_SECOND, "sms": 0}
     for _ in range(30):
         make_delivery()
-    [first] = dispatch.claim_batch(channel="sms", now=daytime.now(), limit=2)
+    first = dispatch.claim_batch(channel="sms", now=daytime.now(), limit=2)[0]
     handed: list[dispatch.Claim] = []
     monkeypatch.setattr(dispatch, "enqueue", handed.append)
-    assert dispatch.send_claimed(first.ids, first.token, drain_seconds=1e-9) == 2
+    assert dispatch.send_claimed(first.ids, first.token, drain_seconds=1e-9) == 1
     [claim] = handed
-    assert len(claim.ids) == 10
-    assert Delivery.objects.filter(pk__in=claim.ids, status=Status.SENDING, claimed_by=claim.token).count() == 10
-    assert dispatch.send_claimed(claim.ids, claim.token) == 10  # the new task sends them
+    size = dispatch.DRAIN_BATCH_FACTOR
+    assert len(claim.ids) == size
+    assert Delivery.objects.filter(pk__in=claim.ids, status=Status.SENDING, claimed_by=claim.token).count() == size
+    assert dispatch.send_claimed(claim.ids, claim.token) == size  # the new task sends them
 
 
 def test_a_hand_over_to_a_broker_that_is_down_gives_the_rows_back(daytime, twilio_sim, settings, monkeypatch, caplog):
