@@ -198,7 +198,10 @@ DISPATCH_CHUNK_SIZE = env_int("DISPATCH_CHUNK_SIZE", 200)
 DISPATCH_BATCH_SIZE = env_int("DISPATCH_BATCH_SIZE", 10)
 # Results the provider accepted are written back in groups of this many rows, or when the oldest
 # waited this long (and always at the end of a batch): one commit per group, not per message.
-# The defaults make it one write per draining batch (10 x DISPATCH_BATCH_SIZE sends, ~4 s).
+# The defaults make it one write per draining batch (10 x DISPATCH_BATCH_SIZE sends, ~4 s). Until
+# its group is written only the provider knows a message was accepted: if the worker dies then,
+# the provider's status callback settles the row, and DISPATCH_RESTART_GRACE_SECONDS (300) is
+# how long a restart waits for it.
 DISPATCH_WRITE_BACK_ROWS = env_int("DISPATCH_WRITE_BACK_ROWS", 100)
 DISPATCH_WRITE_BACK_MS = env_int("DISPATCH_WRITE_BACK_MS", 4000)
 DISPATCH_REDIAL_SECONDS = env_int("DISPATCH_REDIAL_SECONDS", 60)

@@ -105,7 +105,7 @@ def test_seed_steps_new_tab_to_history(logged_in_page, live_server, monkeypatch)
     sms = page.locator(".preview-sms")
     assert "GSM-7" in sms.inner_text() and "segment" in sms.inner_text()
     assert "Preview for Maria Alvarez" in page.locator("#message-contents").inner_text()  # the first recipient
-    assert "appointment on Tuesday, December 1 at 9:00 AM" in sms.locator("textarea").input_value()
+    assert f"appointment on {day:%A}, {day:%B} {day.day} at 9:00 AM" in sms.locator("textarea").input_value()
     page.screenshot(path="/tmp/new_tab.png", full_page=True)
 
     # Send Text Message -> the confirmation; No keeps everything; Yes sends.
