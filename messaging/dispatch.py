@@ -66,7 +66,7 @@ MAX_ATTEMPTS = 25
 # rows by default): each batch costs a few round trips whatever its size (claim, load, Do-Not-Send
 # look-up, start, write-back; ~80 ms together on the busy benchmark machine), so during a backlog
 # bigger batches cost less per message; the sweep's small batches spread the work. (5 -> 10 took
-# bench_dispatch from 0.81-0.83 to 0.90-0.98 of the bare loop over 20,000 SMS.)
+# bench_dispatch from 0.81-0.83 to 0.90-1.02 of the bare loop over 20,000 SMS.)
 DRAIN_BATCH_FACTOR = 10
 # What the checks and templates read, joined into the batch's query; the optional relations (most
 # deliveries have no appointment or staff recipient) come from a second query only when present:
