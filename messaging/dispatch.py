@@ -462,10 +462,16 @@ def send_claimed(delivery_ids: Sequence[int], claim_token: str, *, drain_seconds
     return total
 
 
+def _drain_size(channel: str) -> int:
+    """Rows a draining task claims at a time: a send batch, or DRAIN_BATCH_FACTOR of them when the
+    channel has no rate limit."""
+    return batch_size(channel) * (1 if ratelimit.rate_for(channel) else DRAIN_BATCH_FACTOR)
+
+
 def _hand_over(channel: str) -> None:
     """A draining task that used up its time passes the backlog on as a new task at once (other
     work queued meanwhile goes first), instead of leaving the worker idle until the next sweep."""
-    size = batch_size(channel) * (1 if ratelimit.rate_for(channel) else DRAIN_BATCH_FACTOR)
+    size = _drain_size(channel)
     for claim in claim_batch(channel=channel, now=clock.now(), limit=size, batch=size):
         try:
             enqueue(claim)
@@ -485,7 +491,7 @@ class _Batch:
     ready: list[_Send]
 
 
-def _load_batch(delivery_ids: Sequence[int], token: str, templates: _TemplateCache | None = None) -> _Batch | None:
+def _load_batch(delivery_ids: Sequence[int], token: str, templates: _TemplateCache) -> _Batch | None:
     """Load the claimed rows still ours, check each now and settle those that must not go out."""
     deliveries = list(
         Delivery.objects.filter(pk__in=list(delivery_ids), status=Status.SENDING, claimed_by=token)
@@ -495,12 +501,12 @@ def _load_batch(delivery_ids: Sequence[int], token: str, templates: _TemplateCac
     )
     if not deliveries:
         return None
-    return _Batch(deliveries[0].channel, token, _ready_to_send(deliveries, token, templates or _TemplateCache()))
+    return _Batch(deliveries[0].channel, token, _ready_to_send(deliveries, token, templates))
 
 
 def _claim_next(channel: str, templates: _TemplateCache) -> _Batch | None:
     """Claim and load the channel's next due batch (a draining task's next round)."""
-    size = batch_size(channel) * (1 if ratelimit.rate_for(channel) else DRAIN_BATCH_FACTOR)
+    size = _drain_size(channel)
     for claim in claim_batch(channel=channel, now=clock.now(), limit=size, batch=size):
         return _load_batch(claim.ids, claim.token, templates)
     return None
@@ -917,13 +923,6 @@ def _update_sql(model: type[Any], values: dict[str, Any], where: str) -> tuple[s
     quote = connection.ops.quote_name
     columns = [f"{quote(meta.get_field(name).column)} = %s" for name in values]
     return f"UPDATE {quote(meta.db_table)} SET {', '.join(columns)} WHERE {where}", _prepared(model, values)  # noqa: S608
-
-
-def _update(model: type[Any], values: dict[str, Any], where: str, params: list[Any]) -> int:
-    sql, args = _update_sql(model, values, where)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*args, *params])
-        return cursor.rowcount
 
 
 def _fail_unsent(delivery: Delivery, token: str, error: TransportError, *, now: dt.datetime) -> None:
