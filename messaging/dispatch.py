@@ -888,7 +888,9 @@ def _write_back_postgresql(group: Sequence[_Accepted]) -> None:
         "response": [json.dumps(row.attempt_fields["response"], cls=encode) for row in group],
     }
     # A row still ours and sending takes the result; one a callback settled first keeps its status
-    # and only gains the provider id. Only model table names are interpolated; values are parameters.
+    # and only gains the provider id. The columns set here are the ones _send fills in
+    # delivery_fields / attempt_fields: a field added there must be added here too (the executemany
+    # path picks it up by itself). Only model table names are interpolated; values are parameters.
     sql = (
         "WITH v AS MATERIALIZED (SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[], "  # noqa: S608
         "%s::varchar[], %s::varchar[], %s::timestamptz[], %s::jsonb[], %s::jsonb[]) "
