@@ -301,7 +301,7 @@ def sent_count() -> int:
 def run_system(args: argparse.Namespace, env: dict[str, str], logs: Path) -> dict[str, float]:
     from celery import Celery
 
-    from messaging import clock
+    from core import clock
     from messaging.models import Delivery
 
     beat = Celery("bench-beat", broker=args.broker, set_as_current=False)
@@ -399,7 +399,7 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from messaging.clock import write_clock_file
+    from core.clock import write_clock_file
 
     write_clock_file(clock_file, TUESDAY_MORNING, running=True)
     call_command("migrate", verbosity=0)

@@ -152,7 +152,7 @@ def delivery_for_failure(failure: DsnFailure, reference: OriginalReference) -> D
 
 
 def recent_delivery_to(recipient: str) -> Delivery | None:
-    from messaging import clock
+    from core import clock
     from messaging.models import Delivery
 
     since = clock.now() - timedelta(days=int(getattr(settings, "DSN_MATCH_DAYS", 7)))

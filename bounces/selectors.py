@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from bounces.models import DoNotSendEntry
-from messaging import clock
+from core import clock
 
 
 def active_entries() -> QuerySet[DoNotSendEntry]:

@@ -42,7 +42,7 @@ _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[
 
 
 def _now() -> datetime:
-    from messaging.clock import now
+    from core.clock import now
 
     return now()
 

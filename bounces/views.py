@@ -29,7 +29,7 @@ from bounces.services import (
     dns_remove,
     unsubscribe_delivery,
 )
-from messaging import clock
+from core import clock
 
 LIST_PAGE = "bounces/dns_list.html"
 

@@ -8,11 +8,9 @@ attention" until someone marks them reviewed; the appointment itself is never ch
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
@@ -22,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 
 from clients.models import Appointment, AppointmentReply, AppointmentStatus, ConfirmationStatus
-from messaging import clock
+from core import clock
 from messaging.models import InboundMessage, Status
 from messaging.system_settings import get_setting
 
@@ -49,14 +47,10 @@ class Filters:
         )
 
 
-def _clinic_zone() -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
-
-
 def upcoming_appointments(filters: Filters, *, show_replies: bool) -> QuerySet[Appointment]:
     """Appointments from the start of today (clinic time) over the chosen range, with reply data."""
-    today = clock.now().astimezone(_clinic_zone()).date()
-    start = dt.datetime.combine(today, dt.time.min, tzinfo=_clinic_zone())
+    today = clock.now().astimezone(clock.clinic_zone()).date()
+    start = dt.datetime.combine(today, dt.time.min, tzinfo=clock.clinic_zone())
     qs = Appointment.objects.filter(start__gte=start, start__lt=start + dt.timedelta(days=int(filters.days)))
     if not filters.show_cancelled:
         qs = qs.exclude(status__in=[AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW])
@@ -105,7 +99,7 @@ def _context(request: HttpRequest, filters: Filters) -> dict[str, Any]:
         "confirmation_filters": CONFIRMATION_FILTERS,
         "show_replies": show_replies,
         "attention": list(needs_attention()[:50]),
-        "zone": _clinic_zone(),
+        "zone": clock.clinic_zone(),
         "query": request.GET.urlencode(),
         "pager_query": _pager_query(filters),
     }

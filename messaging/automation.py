@@ -49,7 +49,7 @@ from clients.models import (
     StaffProfile,
 )
 from clients.selectors import PREFERENCE_CHANNELS, Reason, channel_label, contact_address_for
-from messaging import clock
+from core import clock
 from messaging.models import Broadcast, Delivery, MessageType, RecipientType, Status
 from messaging.system_settings import get_setting
 
@@ -191,8 +191,7 @@ def day_start() -> dt.time:
     return dt.time.fromisoformat(settings.DAY_START_TIME)
 
 
-def clinic_zone() -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+clinic_zone = clock.clinic_zone
 
 
 def send_time(anchor_kind: str, offset: Offset, *, anchor: dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime:

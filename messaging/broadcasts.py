@@ -17,7 +17,8 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 
-from messaging import clock, dispatch
+from core import clock
+from messaging import dispatch
 from messaging.models import Broadcast, Delivery, MessageType, Status, new_token
 from messaging.recipients import Excluded, Recipient, RecipientList, recipients_for
 

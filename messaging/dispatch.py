@@ -54,7 +54,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
 
-from messaging import clock, outcomes, ratelimit
+from core import clock
+from messaging import outcomes, ratelimit
 from messaging.channels.base import Transport, TransportError, refusal, transport_for
 from messaging.models import Attempt, Broadcast, Channel, Delivery, MessageTemplate, Status
 
@@ -323,7 +324,7 @@ def recipient_zone(delivery: Delivery) -> zoneinfo.ZoneInfo:
     profile = _related(delivery.user, "staff_profile") if delivery.user_id is not None else None
     if profile is not None:
         return profile.zone
-    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+    return clock.clinic_zone()
 
 
 def _related(obj: object, name: str) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from messaging import clock
+from core import clock
 from messaging.history import Filters
 from messaging.models import Channel, MessageTemplate, MessageType, Status
 

@@ -38,7 +38,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from clients.models import Appointment, AppointmentReply, AppointmentStatus, Client, ConfirmationStatus, ReplySource
-from messaging import clock
+from core import clock
 from messaging.models import Channel, Delivery, InboundMessage, Status
 
 logger = logging.getLogger(__name__)
@@ -301,7 +301,7 @@ def notify_clinician(*, reply_id: int) -> bool:
     from messaging.rendering import format_date, format_time
 
     appointment = reply.appointment
-    local = appointment.start.astimezone(_clinic_zone())
+    local = appointment.start.astimezone(clock.clinic_zone())
     when = f"{format_date(local)} at {format_time(local)}"
     what = "asked to cancel" if reply.answer == ConfirmationStatus.DECLINED else "confirmed"
     link = f"{settings.PUBLIC_BASE_URL}/messaging/appointments/#appointment-{appointment.pk}"
@@ -316,12 +316,6 @@ def notify_clinician(*, reply_id: int) -> bool:
         recipient_list=[appointment.clinician.email],
     )
     return True
-
-
-def _clinic_zone() -> dt.tzinfo:
-    import zoneinfo
-
-    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
 
 
 # --- Answers ------------------------------------------------------------------------------------

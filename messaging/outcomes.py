@@ -54,7 +54,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from messaging import clock
+from core import clock
 from messaging.models import Attempt, Channel, Delivery, ProviderEvent, Status
 
 if TYPE_CHECKING:

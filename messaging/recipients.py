@@ -19,7 +19,7 @@ from django.utils import timezone
 from bounces.selectors import blocked_addresses, normalise
 from clients.models import Appointment, AppointmentStatus, Client, ContactMethod, StaffProfile
 from clients.selectors import Reason, channel_label, contact_address_for, preference_allows
-from messaging import clock
+from core import clock
 from messaging.models import Audience, MessageType, RecipientType, Selection
 
 CHART, ALTERNATE, USER = "chart", "alternate", "user"

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 import phonenumbers
 from django.conf import settings
 
+from core import clock
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
@@ -139,14 +141,10 @@ def confirm_instructions(channel: str) -> str:
     return f"To confirm or reschedule, call {format_phone(settings.PRACTICE_PHONE)}."
 
 
-def _clinic_zone() -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
-
-
 def _appointment_when(start: dt.datetime, zone: zoneinfo.ZoneInfo) -> tuple[str, str]:
     local = start.astimezone(zone)
     time = format_time(local)
-    if zone.key != _clinic_zone().key:
+    if zone.key != clock.clinic_zone().key:
         time = f"{time} {local.tzname()}"
     return format_date(local), time
 
@@ -210,7 +208,7 @@ def recipient_context(
 ) -> dict[str, str]:
     """The placeholder values for one recipient (client or staff user) on one channel."""
     context = base_context(channel=channel, description=description)
-    zone = _clinic_zone()
+    zone = clock.clinic_zone()
     part2 = False
     if client is not None:
         context["first_name"] = client.display_first_name

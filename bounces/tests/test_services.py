@@ -15,7 +15,7 @@ from bounces.models import DnsReason, DoNotSendEntry, SoftBounce
 from bounces.tests.deliveries import make_delivery
 from clients.models import ProfileChange
 from clients.tests.factories import make_client
-from messaging import clock
+from core import clock
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,7 @@
 """Fixtures and builders for the dispatcher and channel tests (imported by those test modules).
 
 Provider traffic goes to the in-process simulators (``messaging.simulators``) through the real
-twilio / requests / smtplib clients; only time is controlled (``messaging.clock``).
+twilio / requests / smtplib clients; only time is controlled (``core.clock``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from django.test import Client as HttpClient
 from twilio.request_validator import RequestValidator
 
 from clients.tests.factories import make_client
-from messaging import clock, ratelimit
+from core import clock
+from messaging import ratelimit
 from messaging.channels.twilio_client import clear_twilio_client_cache
 from messaging.models import Broadcast, Delivery, MessageType, Status
 from messaging.simulators.base import SimHandle

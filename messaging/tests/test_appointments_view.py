@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission
 
 from clients.models import AppointmentReply, AppointmentStatus, ConfirmationStatus
 from clients.tests.factories import make_appointment, make_client
-from messaging import clock
+from core import clock
 from messaging.inbound import appointment_reply
 from messaging.models import InboundMessage
 from messaging.services_settings import setting_update

@@ -18,7 +18,8 @@ from clients.models import (
     StaffProfile,
 )
 from clients.tests.factories import make_appointment, make_client, make_clinician
-from messaging import automation, clock
+from core import clock
+from messaging import automation
 from messaging.automation import run_planner
 from messaging.models import Broadcast, Delivery, MessageType, Status
 from messaging.rendering import delivery_context

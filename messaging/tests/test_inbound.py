@@ -19,7 +19,8 @@ from clients.models import (
     ProfileChange,
 )
 from clients.tests.factories import make_appointment, make_client, make_clinician
-from messaging import clock, inbound
+from core import clock
+from messaging import inbound
 from messaging.models import Broadcast, Delivery, InboundMessage, MessageType, ProviderEvent, Status
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,8 @@ import zoneinfo
 import pytest
 
 from clients.tests.factories import make_client
-from messaging import clock, dispatch
+from core import clock
+from messaging import dispatch
 from messaging.models import Attempt, Status
 from messaging.services_settings import setting_update
 from messaging.tests.dispatch_support import _fresh_rate_limits, _public_base_url, make_delivery, refreshed, twilio_sim

@@ -44,7 +44,7 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
 @pytest.fixture
 def clock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """Shared time for this process and the worker and beat processes: a Tuesday morning, running."""
-    from messaging.clock import write_clock_file
+    from core.clock import write_clock_file
 
     path = str(tmp_path / "clock")
     write_clock_file(path, TUESDAY_MORNING, running=True)

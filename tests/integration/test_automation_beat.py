@@ -88,7 +88,7 @@ def test_beat_plans_and_worker_sends_the_reminder_exactly_once(processes: Any, t
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     from clients.tests.factories import make_appointment, make_client
-    from messaging import clock
+    from core import clock
     from messaging.automation import PLANNER_SCHEDULE_NAME, ensure_automation_schedules
     from messaging.models import Delivery, Status
 

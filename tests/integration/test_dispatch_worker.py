@@ -178,7 +178,7 @@ def make_workers(tmp_path: Path, clock_file: str, public_base_url: str, **extra:
 def bulk_deliveries(numbers: list[str], *, channel: str = "sms", zone: str = "") -> tuple[Any, list[Any]]:
     """One broadcast with one queued delivery per number (clients created in bulk, with consent)."""
     from clients.models import Client, MessagingProfile
-    from messaging import clock
+    from core import clock
     from messaging.models import Broadcast, Delivery, MessageType
 
     kind = MessageType.objects.get(code="ad-hoc-clients")
@@ -355,7 +355,7 @@ def test_replaying_callbacks_three_times_shuffled_gives_the_same_states(
 def test_stop_time_2059_sends_2100_waits_for_the_morning(
     services: None, tmp_path: Path, clock_file: str, twilio: Any, settings: Any
 ) -> None:
-    from messaging.clock import write_clock_file
+    from core.clock import write_clock_file
     from messaging.models import Delivery
 
     def at_chicago(*args: int) -> dt.datetime:

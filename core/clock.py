@@ -18,6 +18,7 @@ import datetime as dt
 import os
 import threading
 import time
+import zoneinfo
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -154,3 +155,10 @@ def _aware(instant: dt.datetime) -> dt.datetime:
 
 
 _file_clock = _FileClock()
+
+
+def clinic_zone() -> zoneinfo.ZoneInfo:
+    """The clinic's time zone (``CLINIC_TIME_ZONE``): the zone of clients and staff without one of their own."""
+    from django.conf import settings
+
+    return zoneinfo.ZoneInfo(settings.TIME_ZONE)
