@@ -184,7 +184,7 @@ def bare_loop(api_base: str, sink: str, messages: int, concurrency: int, pool: s
 
 
 def _bare_sender(api_base: str, sink: str) -> Callable[[int], str]:
-    from messaging.channels.twilio_client import get_twilio_client
+    from messaging.channels.twilio.client import get_twilio_client
 
     client = get_twilio_client(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base=api_base)
     callback = f"{sink}/webhooks/twilio/sms/bare-loop-token/status"
@@ -199,7 +199,7 @@ def _bare_processes(api_base: str, sink: str, messages: int, concurrency: int) -
     import multiprocessing
     import resource
 
-    import messaging.channels.twilio_client  # noqa: F401  (imported once, before the fork)
+    import messaging.channels.twilio.client  # noqa: F401  (imported once, before the fork)
 
     context = multiprocessing.get_context("fork")
     go, ready = context.Event(), context.Semaphore(0)

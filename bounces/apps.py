@@ -11,13 +11,6 @@ class BouncesConfig(AppConfig):
     verbose_name = "Bounces and Do-Not-Send list"
 
     def ready(self) -> None:
-        from anymail.signals import inbound, tracking
-
-        from bounces.inbound import on_inbound
-        from bounces.tracking import on_tracking
-
-        tracking.connect(on_tracking, dispatch_uid="bounces.tracking")
-        inbound.connect(on_inbound, dispatch_uid="bounces.inbound")
         checks.register(webhook_secret_check, checks.Tags.security)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from django import forms
@@ -59,17 +58,3 @@ class DnsRemoveForm(forms.Form):
         if not reason:
             raise ValidationError("Give a reason for removing this entry.")
         return reason
-
-
-class PeriodForm(forms.Form):
-    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    channel = forms.ChoiceField(label="Channel", choices=ANY + list(DnsChannel.choices), required=False)
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        start: date | None = data.get("start")
-        end: date | None = data.get("end")
-        if start and end and end < start:
-            self.add_error("end", "The end date is before the start date.")
-        return data

@@ -53,10 +53,6 @@ def blocked_addresses(channel: str, addresses: Iterable[str]) -> dict[str, DoNot
     return result
 
 
-def dns_entry_for(channel: str, address: str) -> DoNotSendEntry | None:
-    return blocked_addresses(channel, [address]).get(normalise(channel, address))
-
-
 def dns_entries_for_client(client: object) -> QuerySet[DoNotSendEntry]:
     """Entries blocking any of a client's chart or alternate addresses (shown as warnings on the chart)."""
     addresses: set[str] = set()

@@ -5,8 +5,7 @@
 - ``bounce_success``: a delivered message resets the address's soft-bounce count.
 - ``dns_add`` / ``dns_remove`` / ``address_suppression``: the list itself (one active entry per
   channel and address; removal keeps the row, with who, when and why).
-- ``sms_opt_out`` / ``sms_opt_in``: STOP and START replies, which also update the client's
-  messaging profile (audited).
+- ``sms_opt_out`` / ``sms_opt_in``: the Do-Not-Send side of STOP and START replies.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import phonenumbers
 from django.conf import settings
@@ -29,8 +28,7 @@ from bounces.models import DnsReason, DoNotSendEntry, SoftBounce
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-    from bounces.classify import Classification
-    from messaging.models import Delivery
+    from bounces.taxonomy import Classification
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +37,15 @@ DOMAIN_DNS_CATEGORY = "Domain DNS"
 PHONE_CHANNELS = frozenset({"sms", "voice", "fax"})
 CHANNELS = frozenset({"email", "sms", "voice", "fax"})
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class DeliveryRow(Protocol):
+    """A delivery as the bounce policy reads it: a ``messaging.models.Delivery`` row, which the
+    messaging app (the layer above) hands in; bounces never imports it."""
+
+    pk: Any
+    channel: str
+    address: str
 
 
 def _now() -> datetime:
@@ -138,7 +145,7 @@ def dns_add(
     user: AbstractBaseUser | None = None,
     note: str = "",
     category: str = "",
-    source_delivery: Delivery | None = None,
+    source_delivery: DeliveryRow | None = None,
     expires_at: datetime | None = None,
 ) -> DoNotSendEntry:
     """Put an address (or an e-mail domain) on the Do-Not-Send list; idempotent.
@@ -240,7 +247,7 @@ def bounce_reason_for(channel: str, classification: Classification) -> str:
     return DnsReason.HARD_BOUNCE
 
 
-def bounce_record(*, delivery: Delivery, classification: Classification) -> None:
+def bounce_record(*, delivery: DeliveryRow, classification: Classification) -> None:
     """Apply the bounce policy to a failed delivery's address.
 
     Hard: the address goes on the Do-Not-Send list for the delivery's channel (idempotent).
@@ -255,7 +262,7 @@ def bounce_record(*, delivery: Delivery, classification: Classification) -> None
         _record_soft(delivery, classification)
 
 
-def _record_hard(delivery: Delivery, classification: Classification) -> None:
+def _record_hard(delivery: DeliveryRow, classification: Classification) -> None:
     try:
         dns_add(
             channel=delivery.channel,
@@ -269,7 +276,7 @@ def _record_hard(delivery: Delivery, classification: Classification) -> None:
         logger.warning("delivery %s: hard bounce for an address that is not valid on its channel", delivery.pk)
 
 
-def _record_soft(delivery: Delivery, classification: Classification) -> None:
+def _record_soft(delivery: DeliveryRow, classification: Classification) -> None:
     now = _now()
     address = _stored_address(delivery.channel, delivery.address)
     SoftBounce.objects.create(
@@ -316,42 +323,15 @@ def bounce_success(*, channel: str, address: str) -> int:
 # --- SMS STOP / START ------------------------------------------------------------------------------
 
 
-def _clients_with_cell(phone: str) -> list[Any]:
-    from clients.models import Client
-
-    return list(Client.objects.filter(Q(cell_phone=phone) | Q(messaging_contact__cell_phone=phone)).distinct())
-
-
-def _set_sms_opted_out(phone: str, *, opted_out: bool, evidence: str) -> int:
-    from clients.services import messaging_profile_update
-
-    clients = _clients_with_cell(phone)
-    for client in clients:
-        messaging_profile_update(
-            client=client,
-            changes={"sms_opted_out": opted_out},
-            user=None,
-            source="sms-keyword",
-            evidence=evidence,
-        )
-    return len(clients)
-
-
 def sms_opt_out(*, phone: str, evidence: str = "") -> DoNotSendEntry:
-    """A STOP reply: the number goes on the SMS Do-Not-Send list and every client with it as cell
-    phone is marked "Replied STOP to texts" (audited, source "sms-keyword")."""
+    """A STOP reply: the number goes on the SMS Do-Not-Send list (the SMS channel also marks the
+    clients with this cell phone)."""
     number = normalise_phone(phone)
-    with transaction.atomic():
-        entry = dns_add(channel="sms", address=number, reason=DnsReason.SMS_STOP, category=DNS_CATEGORY, note=evidence)
-        _set_sms_opted_out(number, opted_out=True, evidence=evidence)
-    return entry
+    return dns_add(channel="sms", address=number, reason=DnsReason.SMS_STOP, category=DNS_CATEGORY, note=evidence)
 
 
 def sms_opt_in(*, phone: str, evidence: str = "") -> int:
-    """A START reply: lifts the STOP entry (other entries stay) and clears "Replied STOP to texts".
-
-    Returns how many STOP entries were lifted.
-    """
+    """A START reply: lifts the STOP entry (other entries stay). Returns how many were lifted."""
     number = normalise_phone(phone)
     with transaction.atomic():
         entries = list(
@@ -361,64 +341,7 @@ def sms_opt_in(*, phone: str, evidence: str = "") -> int:
         )
         for entry in entries:
             dns_remove(entry=entry, user=None, reason=f"Replied START. {evidence}".strip())
-        _set_sms_opted_out(number, opted_out=False, evidence=evidence)
     return len(entries)
-
-
-# --- One-click unsubscribe (RFC 8058) ------------------------------------------------------------
-
-_UNSUBSCRIBE_SALT = "bounces.unsubscribe"
-
-
-def unsubscribe_token(delivery: Delivery) -> str:
-    """An unguessable, URL-safe token naming the delivery (signed; no row needed)."""
-    from django.core.signing import Signer
-
-    return Signer(salt=_UNSUBSCRIBE_SALT).sign(str(delivery.pk)).replace(":", ".")
-
-
-def unsubscribe_url(delivery: Delivery) -> str:
-    from django.urls import reverse
-
-    path = reverse("bounces:unsubscribe", kwargs={"token": unsubscribe_token(delivery)})
-    return f"{settings.PUBLIC_BASE_URL}{path}"
-
-
-def list_unsubscribe_headers(delivery: Delivery) -> dict[str, str]:
-    """Headers for an outgoing e-mail: ``List-Unsubscribe`` + ``List-Unsubscribe-Post`` (RFC 8058),
-    and ``X-PIMSY-Delivery`` (the delivery's token) so a bounce message can be matched back."""
-    return {
-        "List-Unsubscribe": f"<{unsubscribe_url(delivery)}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "X-PIMSY-Delivery": delivery.token,
-    }
-
-
-def delivery_for_unsubscribe_token(token: str) -> Delivery | None:
-    """The e-mail delivery an unsubscribe link names: our signed token, or the delivery's own
-    token (the e-mail transport may put that in the link). None for anything else."""
-    from django.core.signing import BadSignature, Signer
-
-    from messaging.models import Delivery
-
-    emails = Delivery.objects.filter(channel="email")
-    try:
-        pk = Signer(salt=_UNSUBSCRIBE_SALT).unsign(token.replace(".", ":"))
-    except BadSignature:
-        return emails.filter(token=token).first() if len(token) >= 20 else None
-    return emails.filter(pk=int(pk)).first() if pk.isdigit() else None
-
-
-def unsubscribe_delivery(*, delivery: Delivery, evidence: str = "") -> DoNotSendEntry:
-    """The recipient of ``delivery`` unsubscribed: their e-mail address goes on the list. Idempotent."""
-    return dns_add(
-        channel="email",
-        address=delivery.address,
-        reason=DnsReason.UNSUBSCRIBE,
-        category=DNS_CATEGORY,
-        source_delivery=delivery,
-        note=evidence,
-    )
 
 
 # --- Housekeeping ---------------------------------------------------------------------------------

@@ -9,6 +9,4 @@ urlpatterns = [
     path("do-not-send/", views.dns_list, name="dns-list"),
     path("do-not-send/add/", views.dns_add_view, name="dns-add"),
     path("do-not-send/<int:pk>/remove/", views.dns_remove_view, name="dns-remove"),
-    path("summary/", views.summary, name="summary"),
-    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
 ]

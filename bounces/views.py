@@ -1,10 +1,7 @@
-"""Screens: Utilities > Do-Not-Send List, Utilities > Failure Summary, and the public one-click
-unsubscribe page (RFC 8058) that e-mails link to."""
+"""Screen: Utilities > Do-Not-Send List (search, add, remove with a reason)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,23 +9,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
-from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from bounces.forms import DnsAddForm, DnsFilterForm, DnsRemoveForm, PeriodForm
-from bounces.models import DnsChannel, DnsReason, DoNotSendEntry
-from bounces.services import (
-    address_suppression,
-    delivery_for_unsubscribe_token,
-    dns_add,
-    dns_remove,
-    unsubscribe_delivery,
-)
+from bounces.forms import DnsAddForm, DnsFilterForm, DnsRemoveForm
+from bounces.models import DnsReason, DoNotSendEntry
+from bounces.services import dns_add, dns_remove
 from core import clock
 
 LIST_PAGE = "bounces/dns_list.html"
@@ -159,148 +147,3 @@ def dns_remove_view(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.htmx:
         return redirect("bounces:dns-list")
     return render(request, f"{LIST_PAGE}#body", _list_context(request))
-
-
-# --- Failure summary -----------------------------------------------------------------------------
-
-
-@dataclass
-class SummaryCell:
-    count: int
-    link: str
-
-
-@dataclass
-class SummaryRow:
-    category: str
-    hard: bool
-    explanation: str
-    cells: list[SummaryCell] = field(default_factory=list)
-    total: int = 0
-    total_link: str = ""
-
-
-@dataclass
-class SummaryTotal:
-    key: str
-    label: str
-    counts: list[int]
-    total: int
-
-
-def _period(form: PeriodForm, today: date) -> tuple[date, date]:
-    first = today.replace(day=1)
-    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    start = data.get("start") or first
-    end = data.get("end") or today
-    return (start, end) if end >= start else (first, today)
-
-
-def _aware(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def failure_counts(*, start: date, end: date, channel: str = "") -> dict[tuple[str, str], int]:
-    """Failed (and suppressed) deliveries per (category, channel) finished in [start, end]."""
-    from messaging.models import Delivery
-
-    lo, hi = _aware(start), _aware(end + timedelta(days=1))
-    in_period = Q(finished_at__gte=lo, finished_at__lt=hi) | Q(
-        finished_at__isnull=True, created_at__gte=lo, created_at__lt=hi
-    )
-    rows = Delivery.objects.filter(status__in=["failed", "suppressed"]).exclude(bounce_category="").filter(in_period)
-    if channel:
-        rows = rows.filter(channel=channel)
-    counts = rows.values("bounce_category", "channel").annotate(n=Count("id"))
-    return {(r["bounce_category"], r["channel"]): r["n"] for r in counts}
-
-
-def history_link(*, category: str, channel: str = "", start: date, end: date) -> str:
-    """A link to History filtered like a summary cell (parameters agreed with History)."""
-    params = {
-        "status": "" if category in ("DNS", "Domain DNS") else "failed",  # DNS: suppressed or failed
-        "category": category,
-        "channel": channel,
-        "date_from": start.isoformat(),
-        "date_to": end.isoformat(),
-    }
-    return f"{reverse('messaging:history')}?{urlencode({k: v for k, v in params.items() if v})}"
-
-
-def summary_rows(*, start: date, end: date, channels: list[str]) -> list[SummaryRow]:
-    from bounces.classify import CATEGORIES
-
-    counts = failure_counts(start=start, end=end, channel=channels[0] if len(channels) == 1 else "")
-    known = [(str(c), c.hard, c.explanation) for c in CATEGORIES]
-    unknown = sorted({cat for cat, _ in counts} - {name for name, _, _ in known})
-    rows: list[SummaryRow] = []
-    for name, hard, explanation in known + [(c, False, "") for c in unknown]:
-        row = SummaryRow(category=name, hard=hard, explanation=explanation)
-        for ch in channels:
-            link = history_link(category=name, channel=ch, start=start, end=end)
-            row.cells.append(SummaryCell(count=counts.get((name, ch), 0), link=link))
-        row.total = sum(c.count for c in row.cells)
-        only = channels[0] if len(channels) == 1 else ""
-        row.total_link = history_link(category=name, channel=only, start=start, end=end)
-        rows.append(row)
-    return rows
-
-
-def summary_footer(rows: list[SummaryRow], channels: list[str]) -> list[SummaryTotal]:
-    footer = []
-    for key, label, wanted in (("hard", "Hard", {True}), ("soft", "Soft", {False}), ("all", "All", {True, False})):
-        picked = [r for r in rows if r.hard in wanted]
-        counts = [sum(r.cells[i].count for r in picked) for i in range(len(channels))]
-        footer.append(SummaryTotal(key=key, label=label, counts=counts, total=sum(counts)))
-    return footer
-
-
-@login_required
-@permission_required("messaging.view_history", raise_exception=True)
-def summary(request: HttpRequest) -> HttpResponse:
-    form = PeriodForm(request.GET or None)
-    today = timezone.localtime(clock.now()).date()
-    start, end = _period(form, today)
-    channel = form.cleaned_data.get("channel", "") if form.is_bound and form.is_valid() else ""
-    channels = [channel] if channel else list(DnsChannel.values)
-    rows = summary_rows(start=start, end=end, channels=channels)
-    footer = summary_footer(rows, channels)
-    totals = {t.key: t.total for t in footer}
-    this_month = start == today.replace(day=1) and end == today
-    context = {
-        "form": form if form.is_bound else PeriodForm(initial={"start": start, "end": end}),
-        "rows": rows,
-        "footer": footer,
-        "totals": totals,
-        "channels": [(c, DnsChannel(c).label) for c in channels],
-        "period_label": "this month" if this_month else f"from {start:%Y-%m-%d} to {end:%Y-%m-%d}",
-        "top": sorted((r for r in rows if r.total), key=lambda r: -r.total)[:3],
-    }
-    return render(request, _template(request, "bounces/summary.html", "table"), context)
-
-
-# --- One-click unsubscribe (public) ------------------------------------------------------------
-
-
-@csrf_exempt  # RFC 8058: mail clients POST "List-Unsubscribe=One-Click" without our CSRF token
-@require_http_methods(["GET", "POST"])
-def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
-    delivery = delivery_for_unsubscribe_token(token)
-    if delivery is None:
-        raise Http404("Unknown unsubscribe link")
-    if request.method == "POST":
-        unsubscribe_delivery(delivery=delivery, evidence=_evidence(request))
-        return render(request, "bounces/unsubscribe.html", _unsubscribe_context(delivery, done=True, token=token))
-    already = address_suppression("email", delivery.address) is not None
-    return render(request, "bounces/unsubscribe.html", _unsubscribe_context(delivery, done=already, token=token))
-
-
-def _evidence(request: HttpRequest) -> str:
-    one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-    return "List-Unsubscribe one-click POST" if one_click else "Unsubscribe page"
-
-
-def _unsubscribe_context(delivery: Any, *, done: bool, token: str) -> dict[str, Any]:
-    from django.conf import settings
-
-    return {"done": done, "address": delivery.address, "token": token, "practice_phone": settings.PRACTICE_PHONE}

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -12,7 +11,7 @@ from django.http import HttpRequest
 from clients.models import (
     Appointment,
     AppointmentReply,
-    AutomationRule,
+    AppointmentStatus,
     Client,
     MessagingContact,
     MessagingProfile,
@@ -20,6 +19,7 @@ from clients.models import (
     ProfileChange,
     StaffProfile,
 )
+from clients.signals import appointment_changed
 
 
 class MessagingProfileInline(admin.StackedInline):
@@ -70,24 +70,20 @@ class AppointmentAdmin(admin.ModelAdmin):
     actions = ["mark_cancelled"]
 
     def save_model(self, request: HttpRequest, obj: Appointment, form: Any, change: bool) -> None:
-        """Saving re-plans the automated messages: booked, moved, cancelled or completed."""
-        from messaging.automation import appointment_changed
-
+        """Saving tells whoever listens (messaging re-plans the automated messages) what changed."""
         before = Appointment.objects.filter(pk=obj.pk).first() if change else None
         with transaction.atomic():
             super().save_model(request, obj, form, change)
-            appointment_changed(appointment=obj, before=before)
+            appointment_changed.send(sender=Appointment, appointment=obj, before=before)
 
     @admin.action(description="Cancel the selected appointments (and their pending reminders)")
     def mark_cancelled(self, request: HttpRequest, queryset: Any) -> None:
-        from clients.models import AppointmentStatus
-        from messaging.automation import appointment_cancelled
-
         with transaction.atomic():
             for appointment in queryset.select_for_update():
+                before = Appointment.objects.get(pk=appointment.pk)
                 appointment.status = AppointmentStatus.CANCELLED
                 appointment.save(update_fields=["status", "updated_at"])
-                appointment_cancelled(appointment)
+                appointment_changed.send(sender=Appointment, appointment=appointment, before=before)
 
 
 @admin.register(AppointmentReply)
@@ -96,55 +92,6 @@ class AppointmentReplyAdmin(admin.ModelAdmin):
     list_filter = ("answer", "source")
     list_select_related = ("appointment__client", "reviewed_by")
     readonly_fields = ("appointment", "answer", "source", "text", "inbound", "delivery", "received_at")
-
-
-class AutomationRuleForm(forms.ModelForm):
-    channels = forms.MultipleChoiceField(
-        choices=[("sms", "Text (SMS)"), ("email", "Email"), ("voice", "Voice"), ("fax", "Fax")],
-        widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text="None ticked: the recipient's preferred contact method.",
-    )
-
-    class Meta:
-        model = AutomationRule
-        fields = ["message_type", "amount", "unit", "channels", "active", "note"]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        unit, amount = data.get("unit"), data.get("amount")
-        limits = {"m": 60 * 24 * 7, "h": 24 * 60, "d": 365}
-        if unit in limits and amount is not None and amount > limits[unit]:
-            self.add_error("amount", f"At most {limits[unit]} {dict(self.fields['unit'].choices)[unit]}.")
-        return data
-
-
-@admin.register(AutomationRule)
-class AutomationRuleAdmin(admin.ModelAdmin):
-    """Extra send times per automated message type (no code needed); the planner reads them each minute."""
-
-    form = AutomationRuleForm
-    list_display = ("message_type", "when", "channel_list", "active", "note")
-    list_filter = ("message_type", "active")
-    list_select_related = ("message_type",)
-
-    @admin.display(description="Send time")
-    def when(self, obj: AutomationRule) -> str:
-        from messaging.automation import AUTO_TYPES, BOOKED, END, START
-
-        spec = AUTO_TYPES.get(obj.message_type.code)
-        anchor = {
-            START: "before the appointment",
-            BOOKED: "after the booking",
-            END: "after the appointment ends",
-        }.get(spec.anchor if spec else "", "before the renewal date")
-        return f"{obj.amount} {obj.get_unit_display()} {anchor}"
-
-    @admin.display(description="Contact methods")
-    def channel_list(self, obj: AutomationRule) -> str:
-        from messaging.automation import channel_names
-
-        return channel_names(obj.channels) if obj.channels else "Preferred contact method"
 
 
 @admin.register(PortalAccount)

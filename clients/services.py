@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from clients.models import Client, MessagingContact, MessagingProfile, ProfileChange
@@ -28,6 +29,18 @@ def _display(instance: Any, field: str) -> str:
 
 
 @transaction.atomic
+def sms_opted_out_set(*, phone: str, opted_out: bool, evidence: str = "") -> int:
+    """A STOP (or START) reply from ``phone``: every client with it as cell phone, on the chart or the
+    alternate contact, is marked (or cleared) "Replied STOP to texts", audited with source
+    "sms-keyword". Returns how many clients changed."""
+    clients = Client.objects.filter(Q(cell_phone=phone) | Q(messaging_contact__cell_phone=phone)).distinct()
+    for client in clients:
+        messaging_profile_update(
+            client=client, changes={"sms_opted_out": opted_out}, user=None, source="sms-keyword", evidence=evidence
+        )
+    return len(clients)
+
+
 def messaging_profile_update(
     *,
     client: Client,

@@ -13,6 +13,7 @@ from clients.forms import ContactInfoForm, MessagingContactForm, MessagingProfil
 from clients.models import Client, MessagingContact, MessagingProfile
 from clients.selectors import client_list
 from clients.services import messaging_contact_update, messaging_profile_update
+from clients.signals import chart_warnings
 
 
 def _template(request: HttpRequest, page: str, partial: str) -> str:
@@ -51,9 +52,7 @@ def _chart_context(client: Client, **forms: object) -> dict[str, object]:
 
 
 def _dns_warnings(client: Client) -> list[object]:
-    from bounces.selectors import dns_entries_for_client
-
-    return list(dns_entries_for_client(client))
+    return [warning for _, answer in chart_warnings.send(sender=Client, client=client) for warning in answer]
 
 
 @login_required

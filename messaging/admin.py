@@ -7,9 +7,12 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from clients.models import AutomationRule
+from messaging.automation import AUTO_TYPES, BOOKED, END, START, channel_names
 from messaging.models import (
     Attempt,
     Broadcast,
+    Channel,
     Delivery,
     InboundMessage,
     MessageTemplate,
@@ -163,3 +166,48 @@ class ProviderEventAdmin(admin.ModelAdmin):
 class InboundMessageAdmin(admin.ModelAdmin):
     list_display = ("received_at", "from_number", "keyword", "client", "appointment")
     search_fields = ("from_number",)
+
+
+class AutomationRuleForm(forms.ModelForm):
+    channels = forms.MultipleChoiceField(
+        choices=Channel.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="None ticked: the recipient's preferred contact method.",
+    )
+
+    class Meta:
+        model = AutomationRule
+        fields = ["message_type", "amount", "unit", "channels", "active", "note"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        unit, amount = data.get("unit"), data.get("amount")
+        limits = {"m": 60 * 24 * 7, "h": 24 * 60, "d": 365}
+        if unit in limits and amount is not None and amount > limits[unit]:
+            self.add_error("amount", f"At most {limits[unit]} {dict(self.fields['unit'].choices)[unit]}.")
+        return data
+
+
+@admin.register(AutomationRule)
+class AutomationRuleAdmin(admin.ModelAdmin):
+    """Extra send times per automated message type (no code needed); the planner reads them each minute."""
+
+    form = AutomationRuleForm
+    list_display = ("message_type", "when", "channel_list", "active", "note")
+    list_filter = ("message_type", "active")
+    list_select_related = ("message_type",)
+
+    @admin.display(description="Send time")
+    def when(self, obj: AutomationRule) -> str:
+        spec = AUTO_TYPES.get(obj.message_type.code)
+        anchor = {
+            START: "before the appointment",
+            BOOKED: "after the booking",
+            END: "after the appointment ends",
+        }.get(spec.anchor if spec else "", "before the renewal date")
+        return f"{obj.amount} {obj.get_unit_display()} {anchor}"
+
+    @admin.display(description="Contact methods")
+    def channel_list(self, obj: AutomationRule) -> str:
+        return channel_names(obj.channels) if obj.channels else "Preferred contact method"

@@ -10,6 +10,7 @@ from django import forms
 from django.utils import timezone
 
 from core import clock
+from messaging.channels.registry import spec_for
 from messaging.history import Filters
 from messaging.models import Channel, MessageTemplate, MessageType, Status
 
@@ -23,15 +24,12 @@ def new_idempotency_key() -> str:
 
 def send_label(channels: list[str] | tuple[str, ...]) -> str:
     """The Send button's words for the chosen Contact Methods."""
-    single = {
-        Channel.SMS: "Send Text Message",
-        Channel.EMAIL: "Send Email",
-        Channel.VOICE: "Send Voice Message",
-        Channel.FAX: "Send Fax",
-    }
     chosen = list(dict.fromkeys(channels))
     if len(chosen) == 1:
-        return single.get(chosen[0], "Send Message")
+        try:
+            return spec_for(chosen[0]).send_label
+        except LookupError:
+            return "Send Message"
     return "Send Messages" if chosen else "Send Message"
 
 

@@ -19,6 +19,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from bounces.taxonomy import CATEGORIES
 from messaging.models import Attempt, Channel, Delivery, HistoryLayout, ProviderEvent, RecipientType, Status
 from messaging.rendering import format_phone
 
@@ -80,8 +81,6 @@ def _short_when(local: dt.datetime, full: str) -> str:
 @cache
 def category_explanations() -> dict[str, str]:
     """Bounce category -> the seed's explanation (tooltip in History)."""
-    from bounces.classify import CATEGORIES
-
     return {str(c.value): c.explanation for c in CATEGORIES}
 
 

@@ -37,7 +37,9 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from bounces import services as bounce_services
 from clients.models import Appointment, AppointmentReply, AppointmentStatus, Client, ConfirmationStatus, ReplySource
+from clients.services import sms_opted_out_set
 from core import clock
 from messaging.models import Channel, Delivery, InboundMessage, Status
 
@@ -186,14 +188,10 @@ def handle_inbound_sms(params: Mapping[str, str]) -> InboundResult:
 
 
 def _act(message: InboundMessage, intent: Intent, now: dt.datetime) -> str:
-    from bounces.services import sms_opt_in, sms_opt_out
-
     evidence = f"Inbound SMS {message.provider_message_id}: {normalised_word(message.body)[:40]}"
     try:
-        if intent.opt == "STOP":
-            sms_opt_out(phone=message.from_number, evidence=evidence)
-        elif intent.opt == "START":
-            sms_opt_in(phone=message.from_number, evidence=evidence)
+        if intent.opt in ("STOP", "START"):
+            sms_opt(phone=message.from_number, stop=intent.opt == "STOP", evidence=evidence)
     except ValidationError:
         # A number the Do-Not-Send list cannot hold (e.g. a short code): the text is still stored.
         logger.warning("inbound SMS %s: %s from a number that is not valid", message.pk, intent.opt)
@@ -202,6 +200,18 @@ def _act(message: InboundMessage, intent: Intent, now: dt.datetime) -> str:
     if intent.opt == "HELP":
         return help_text()
     return ""
+
+
+def sms_opt(*, phone: str, stop: bool, evidence: str) -> None:
+    """STOP / START: the number goes on (or comes off) the SMS Do-Not-Send list and the clients with
+    it as cell phone are marked (or cleared) "Replied STOP to texts", in one transaction."""
+    with transaction.atomic():
+        if stop:
+            number = bounce_services.sms_opt_out(phone=phone, evidence=evidence).address
+        else:
+            bounce_services.sms_opt_in(phone=phone, evidence=evidence)
+            number = bounce_services.normalise_phone(phone)
+        sms_opted_out_set(phone=number, opted_out=stop, evidence=evidence)
 
 
 def _answer(message: InboundMessage, intent: Intent, now: dt.datetime) -> str:
@@ -281,7 +291,7 @@ def appointment_reply(
 
 
 def _enqueue_notification(reply_id: int) -> None:
-    from clients.tasks import notify_clinician_of_reply
+    from messaging.automation_tasks import notify_clinician_of_reply
 
     try:
         notify_clinician_of_reply.delay(reply_id)

@@ -13,12 +13,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from messaging.channels.registry import choices as channel_choices
 
-class Channel(models.TextChoices):
-    VOICE = "voice", "Voice"
-    SMS = "sms", "Text (SMS)"
-    EMAIL = "email", "Email"
-    FAX = "fax", "Fax"
+# The channels, from the registry (messaging/channels/registry.py): Channel.SMS == "sms", and so on.
+Channel = models.TextChoices("Channel", [(kind.upper(), (kind, label)) for kind, label in channel_choices()])
 
 
 class Audience(models.TextChoices):

@@ -1,7 +1,7 @@
 """Delivery outcomes: provider events and send results move a delivery forward, never back.
 
 One entry point for everything that learns how a delivery went — provider webhooks (Twilio SMS
-and call status, fax callbacks), e-mail tracking events (``bounces.tracking``), the dispatcher's
+and call status, fax callbacks), e-mail tracking events (``messaging.channels.email.tracking``), the dispatcher's
 own send results: :func:`delivery_apply_status`.
 
 Rules
@@ -47,18 +47,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, replace
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from bounces.taxonomy import Classification
 from core import clock
-from messaging.models import Attempt, Channel, Delivery, ProviderEvent, Status
-
-if TYPE_CHECKING:
-    from bounces.classify import Classification
+from messaging.channels.registry import spec_for
+from messaging.models import Attempt, Delivery, ProviderEvent, Status
 
 logger = logging.getLogger(__name__)
 
@@ -93,26 +92,23 @@ def retry_policy(channel: str) -> RetryPolicy:
     """The channel's redial / resend / restart settings, read now (staff may change them)."""
     from messaging.system_settings import get_setting
 
-    redial_delay = dt.timedelta(seconds=getattr(settings, "DISPATCH_REDIAL_SECONDS", 60))
-    if channel == Channel.VOICE:
-        return RetryPolicy(
-            redials=int(get_setting(266)),
-            redial_delay=redial_delay,
-            resends=int(get_setting(257)),
-            resend_interval=dt.timedelta(minutes=int(get_setting(268))),
-            restart_unfinished=bool(get_setting(271)),
-        )
-    if channel == Channel.FAX:
-        return RetryPolicy(
-            redials=int(get_setting(260)),
-            redial_delay=redial_delay,
-            resends=int(get_setting(251)),
-            resend_interval=dt.timedelta(minutes=int(get_setting(262))),
-            restart_unfinished=bool(get_setting(259)),
-        )
-    if channel == Channel.EMAIL:
-        return RetryPolicy(resends=int(get_setting(256)), resend_interval=dt.timedelta(minutes=int(get_setting(258))))
-    return RetryPolicy()
+    try:
+        spec = spec_for(channel)
+    except LookupError:
+        return RetryPolicy()
+
+    def number(setting: int | None, default: int = 0) -> int:
+        return int(get_setting(setting)) if setting is not None else default
+
+    policy = RetryPolicy(
+        redials=number(spec.redial_setting),
+        redial_delay=dt.timedelta(seconds=getattr(settings, "DISPATCH_REDIAL_SECONDS", 60)),
+        resends=number(spec.resend_setting),
+        restart_unfinished=bool(get_setting(spec.restart_setting)) if spec.restart_setting is not None else True,
+    )
+    if spec.resend_interval_setting is not None:
+        policy = replace(policy, resend_interval=dt.timedelta(minutes=number(spec.resend_interval_setting)))
+    return policy
 
 
 @dataclass(frozen=True)
@@ -391,8 +387,6 @@ def _final_reason(classification: Classification, delivery: Delivery, policy: Re
 
 
 def _default_classification() -> Classification:
-    from bounces.classify import Classification
-
     return Classification(category="Other", hard=False, reason="failure without details")
 
 

@@ -18,32 +18,15 @@ from django.utils import timezone
 
 from bounces.selectors import blocked_addresses, normalise
 from clients.models import Appointment, AppointmentStatus, Client, ContactMethod, StaffProfile
-from clients.selectors import Reason, channel_label, contact_address_for, preference_allows
 from core import clock
+from messaging.addresses import contact_address_for, preference_allows
+from messaging.channels.registry import label as channel_label
+from messaging.channels.registry import spec_for
+from messaging.exclusions import Why
 from messaging.models import Audience, MessageType, RecipientType, Selection
 
 CHART, ALTERNATE, USER = "chart", "alternate", "user"
 SOURCE_LABELS = {CHART: "Chart", ALTERNATE: "Messaging Contact", USER: "User profile"}
-
-
-class Why:
-    """Exclusion reasons added by Refresh (the client-level ones live in clients.selectors.Reason)."""
-
-    CANCELLED = "Appointment cancelled"
-    COMPLETED = "Appointment already took place"
-    NO_SHOW = "Client did not attend (no-show)"
-    PART2 = "42 CFR Part 2 diagnosis: HIE messages are prohibited (setting 490)"
-    STAFF_NO_ADDRESS = "No {what} in the user profile"
-    UNTICKED = "Unticked by staff"
-
-    @staticmethod
-    def preference(preferred_label: str) -> str:
-        return f"Prefers {preferred_label}; Only Send Based on Preferences is on"
-
-    @staticmethod
-    def dns(reason_label: str, is_domain: bool) -> str:
-        what = "domain is" if is_domain else "address is"
-        return f"The {what} on the Do-Not-Send list ({reason_label})"
 
 
 @dataclass(frozen=True)
@@ -199,7 +182,7 @@ def recipients_for(
 
 @dataclass(frozen=True, slots=True)
 class _Profile:
-    """The messaging-profile fields the address rules read (``clients.selectors``)."""
+    """The messaging-profile fields the address rules read (``messaging.addresses``)."""
 
     consent_given: bool
     preferred_contact_method: str
@@ -223,8 +206,13 @@ def _raw(path: str) -> ExpressionWrapper:
 
 
 _CONTACT_FIELDS = ("phone", "cell_phone", "email", "fax")
-# The contact fields each channel's address rule reads (clients.selectors._pick).
-_FIELDS_FOR_CHANNEL = {"sms": {"cell_phone"}, "voice": {"phone", "cell_phone"}, "email": {"email"}, "fax": {"fax"}}
+
+
+def _fields_for_channel(channel: str) -> set[str]:
+    """The contact fields the channel's address rule reads (its spec's ``contact_fields``)."""
+    return set(spec_for(channel).contact_fields)
+
+
 _PERSON_FIELDS = (
     "id",
     "first_name",
@@ -257,7 +245,7 @@ class _ClientColumns:
     """
 
     def __init__(self, prefix: str, channels: Sequence[str]) -> None:
-        needed = set().union(*(_FIELDS_FOR_CHANNEL.get(c, set()) for c in channels)) if channels else set()
+        needed = set().union(*(_fields_for_channel(c) for c in channels)) if channels else set()
         self.contact_fields = [f for f in _CONTACT_FIELDS if f in needed]
         self.fields = [f"{prefix}{f}" for f in _PERSON_FIELDS]
         self.raw = {f"c_{f}": _raw(f"{prefix}{f}") for f in self.contact_fields}
@@ -382,11 +370,11 @@ def _client_candidate(
         recipient.preferred = _PREFERRED_LABELS.get(profile.preferred_contact_method, "")
     candidate = _Candidate(recipient=recipient)
     if not client.is_active:
-        candidate.person_reason = Reason.INACTIVE
+        candidate.person_reason = Why.INACTIVE
     elif profile is None:
-        candidate.person_reason = Reason.NO_PROFILE
+        candidate.person_reason = Why.NO_PROFILE
     elif not profile.consent_given:
-        candidate.person_reason = Reason.NO_CONSENT
+        candidate.person_reason = Why.NO_CONSENT
     elif part2_blocked and client.part2:
         candidate.person_reason = Why.PART2
     elif appointment_reason:
@@ -415,8 +403,6 @@ _PREFERRED_LABELS = dict(ContactMethod.choices)
 
 # --- Staff users ----------------------------------------------------------------------------------
 
-_STAFF_WHAT = {"sms": "cell phone number", "voice": "phone number", "email": "e-mail address", "fax": "fax number"}
-
 
 def _staff_candidates(
     message_type: MessageType,
@@ -442,13 +428,9 @@ def _staff_candidates(
 
 
 def _staff_address_of(*, cell: str, phone: str, email: str, channel: str) -> str:
-    if channel == "sms":
-        return cell
-    if channel == "voice":
-        return cell or phone
-    if channel == "email":
-        return email
-    return ""
+    """The first filled field of the channel's ``staff_fields`` (cell, home phone, user e-mail)."""
+    values = {"cell": cell, "home": phone, "email": email}
+    return next((values[name] for name in spec_for(channel).staff_fields if values[name]), "")
 
 
 def staff_address(user: Any, profile: StaffProfile | None, channel: str) -> str:
@@ -480,7 +462,7 @@ def _staff_candidate(row: dict[str, Any], channels: tuple[str, ...]) -> _Candida
         if address:
             candidate.pending.append((Target(channel, address, USER), ""))
         else:
-            reason = Why.STAFF_NO_ADDRESS.format(what=_STAFF_WHAT.get(channel, "address"))
+            reason = Why.staff_no_address(channel)
             candidate.pending.append((Target(channel, "", USER), reason))
     return candidate
 

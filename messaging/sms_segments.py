@@ -7,7 +7,7 @@ never split across two segments. Any character outside GSM-7 makes the whole mes
 UTF-16 code units in one segment, 67 per segment when split, a surrogate pair never split.
 
 Also: warnings when clinical details would go into an SMS, a voicemail or an e-mail subject
-(HIPAA minimum necessary, 42 CFR Part 2; see docs/compliance.md).
+(HIPAA minimum necessary, 42 CFR Part 2).
 """
 
 from __future__ import annotations

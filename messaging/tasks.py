@@ -31,5 +31,6 @@ def load_transports(**kwargs: Any) -> None:
 
     for channel in TRANSPORTS:
         transport_for(channel)
-    import bounces.classify  # noqa: F401
+    import bounces.smtp  # noqa: F401
+    import messaging.channels.email.esp  # noqa: F401
     import messaging.rendering  # noqa: F401

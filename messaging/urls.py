@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from messaging import views
+from messaging import summary, views
 
 app_name = "messaging"
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("new/send/", views.send, name="send"),
     path("broadcasts/<int:pk>/progress/", views.broadcast_status, name="broadcast-progress"),
     path("broadcasts/<int:pk>/cancel/", views.broadcast_cancel_view, name="broadcast-cancel"),
+    path("failures/", summary.summary, name="summary"),
     path("history/", views.history, name="history"),
     path("history/layout/", views.history_layout, name="history-layout"),
     path("history/export.csv", views.history_export, name="history-export"),

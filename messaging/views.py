@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from clients.models import Appointment, Client
 from messaging import history as hist
 from messaging.broadcasts import NothingToSend, broadcast_cancel, broadcast_create, broadcast_progress
+from messaging.channels.registry import all_specs
 from messaging.forms import HistoryFilterForm, NewMessageForm, new_idempotency_key, send_label
 from messaging.models import Broadcast, Channel, MessageTemplate, MessageType, Selection
 from messaging.recipients import RecipientList, recipients_for
@@ -43,7 +44,7 @@ HISTORY_PAGE = "messaging/history.html"
 # Rows shown on the page at once; everyone on the list receives the message whether shown or not.
 DISPLAY_LIMIT = 500
 # Before any Contact Method is chosen, the preview shows the first template of this order.
-PREVIEW_ORDER = (Channel.SMS, Channel.EMAIL, Channel.VOICE, Channel.FAX)
+PREVIEW_ORDER = tuple(spec.kind for spec in sorted(all_specs(), key=lambda spec: spec.preview_rank))
 
 
 def _page_or_partial(request: HttpRequest, page: str, partial: str) -> str:

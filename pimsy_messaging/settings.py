@@ -178,6 +178,7 @@ elif CELERY_BROKER_URL.startswith("redis"):
     # Only short countdowns are used (scheduling lives in the database), so the visibility
     # timeout only matters for redelivery of tasks of a worker that died.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+CELERY_IMPORTS = ("messaging.automation_tasks",)  # besides each app's tasks.py
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -8,6 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import include, path
 
+from messaging.channels.email.unsubscribe import unsubscribe as email_unsubscribe
+
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
@@ -30,8 +32,9 @@ urlpatterns = [
     path("clients/", include("clients.urls")),
     path("messaging/", include("messaging.urls")),
     path("bounces/", include("bounces.urls")),
+    # The e-mail channel's one-click unsubscribe, at the address e-mails already sent link to.
+    path("bounces/unsubscribe/<str:token>/", email_unsubscribe, name="email-unsubscribe"),
     path("webhooks/", include("messaging.webhook_urls")),
-    path("webhooks/", include("messaging.inbound_urls")),
-    path("portal/", include("clients.portal_urls")),
+    path("portal/", include("messaging.portal.urls")),
     path("anymail/", include("anymail.urls")),
 ]

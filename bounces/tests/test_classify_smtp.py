@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from bounces.classify import (
+from bounces.smtp import classify_mapping, classify_smtp
+from bounces.taxonomy import (
     CATEGORIES,
     CATEGORY_CHOICES,
     Category,
     Classification,
-    classify_mapping,
-    classify_smtp,
 )
 
 HARD = True

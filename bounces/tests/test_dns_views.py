@@ -50,7 +50,7 @@ def test_screens_need_their_permissions(client: Any, django_user_model: Any) -> 
     client.force_login(user_with(django_user_model, username="nobody"))
     entry = dns_add(channel="email", address="x@example.org", reason=DnsReason.STAFF)
     assert client.get(LIST).status_code == 403
-    assert client.get(reverse("bounces:summary")).status_code == 403
+    assert client.get(reverse("messaging:summary")).status_code == 403
     assert client.post(ADD, {"add-channel": "email", "add-address": "y@example.org"}).status_code == 403
     assert client.post(reverse("bounces:dns-remove", args=[entry.pk]), {}).status_code == 403
     assert DoNotSendEntry.objects.count() == 1
@@ -245,7 +245,7 @@ def test_summary_counts_failures_by_category_and_channel(client: Any, django_use
     _failed("email", "DNS", True, when=now, status="suppressed")
     _failed("email", "Bad-Mailbox", True, when=now - dt.timedelta(days=70))  # outside the month
 
-    response = client.get(reverse("bounces:summary"))
+    response = client.get(reverse("messaging:summary"))
     assert response.status_code == 200
     html = response.content.decode()
     assert "4 Bad-Mailbox" in html and "this month" in html
@@ -268,11 +268,11 @@ def test_summary_date_range_and_channel_filter(client: Any, django_user_model: A
     _failed("email", "Bad-Domain", True, when=old)
     _failed("fax", "No-Answer-From-Host", False, when=old)
     start, end = (old - dt.timedelta(days=1)).date(), (old + dt.timedelta(days=1)).date()
-    response = client.get(reverse("bounces:summary"), {"start": start.isoformat(), "end": end.isoformat()})
+    response = client.get(reverse("messaging:summary"), {"start": start.isoformat(), "end": end.isoformat()})
     totals = response.context["totals"]
     assert (totals["hard"], totals["soft"]) == (1, 1)
     response = client.get(
-        reverse("bounces:summary"), {"start": start.isoformat(), "end": end.isoformat(), "channel": "fax"}
+        reverse("messaging:summary"), {"start": start.isoformat(), "end": end.isoformat(), "channel": "fax"}
     )
     assert [label for _, label in response.context["channels"]] == ["Fax"]
     assert response.context["totals"]["all"] == 1
@@ -280,6 +280,6 @@ def test_summary_date_range_and_channel_filter(client: Any, django_user_model: A
 
 def test_summary_rejects_an_end_before_the_start(client: Any, django_user_model: Any) -> None:
     client.force_login(user_with(django_user_model, "view_history", username="historian"))
-    response = client.get(reverse("bounces:summary"), {"start": "2026-03-10", "end": "2026-03-01"})
+    response = client.get(reverse("messaging:summary"), {"start": "2026-03-10", "end": "2026-03-01"})
     assert response.status_code == 200
     assert "The end date is before the start date." in response.content.decode()

@@ -148,7 +148,7 @@ def test_messaging_contact_button_saves_alternate(staff_client):
     )
     c.refresh_from_db()
     assert str(c.messaging_contact.cell_phone) == "+16175550199"
-    from clients.selectors import contact_address_for
+    from messaging.addresses import contact_address_for
 
     assert contact_address_for(c, "sms").address == "+16175550199"
     assert contact_address_for(c, "sms").source == "alternate"

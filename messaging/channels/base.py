@@ -22,8 +22,9 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.module_loading import import_string
 
+from bounces.taxonomy import Category, Classification
+
 if TYPE_CHECKING:
-    from bounces.classify import Classification
     from messaging.models import Delivery
     from messaging.rendering import Rendered
 
@@ -138,8 +139,6 @@ def refusal(text: str, category: str, *, code: str = "", ours: bool = False) -> 
     ``ours`` marks our own configuration problems: not retried (resending unchanged fails the
     same way) and not held against the recipient's address.
     """
-    from bounces.classify import Category, Classification
-
     kind = Category(category)
     classification = Classification(
         category=kind, hard=kind.hard, reason=text, ours=ours, retryable=False if ours else None

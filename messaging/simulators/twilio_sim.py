@@ -1,6 +1,6 @@
 """A local Twilio: the parts of the REST API 2010-04-01 this project uses, over real HTTP.
 
-Point the real ``twilio`` client at it (``messaging.channels.twilio_client.get_twilio_client``
+Point the real ``twilio`` client at it (``messaging.channels.twilio.client.get_twilio_client``
 with ``api_base``) and every message travels the production code path.
 
 Endpoints (JSON answers shaped like Twilio's, HTTP basic auth with account SID + auth token):

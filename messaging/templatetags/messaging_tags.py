@@ -11,6 +11,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
+from messaging.channels.registry import spec_for
 from messaging.rendering import format_phone
 
 if TYPE_CHECKING:
@@ -45,7 +46,11 @@ def phone(value: object) -> str:
 @register.filter
 def address(value: object, channel: str) -> str:
     """An address as staff read it: phone numbers formatted, e-mail addresses as they are."""
-    return str(value or "") if channel == "email" else phone(value)
+    try:
+        kind = spec_for(channel).address_kind
+    except LookupError:
+        kind = "phone"
+    return phone(value) if kind == "phone" else str(value or "")
 
 
 @register.filter

@@ -19,7 +19,7 @@ from twilio.request_validator import RequestValidator
 from clients.tests.factories import make_client
 from core import clock
 from messaging import ratelimit
-from messaging.channels.twilio_client import clear_twilio_client_cache
+from messaging.channels.twilio.client import clear_twilio_client_cache
 from messaging.models import Broadcast, Delivery, MessageType, Status
 from messaging.simulators.base import SimHandle
 

@@ -412,7 +412,7 @@ def test_beat_schedule_is_created_once_and_editable():
 
 
 def test_the_beat_task_runs_the_planner():
-    from clients.tasks import plan_automated_messages
+    from messaging.automation_tasks import plan_automated_messages
 
     make_appointment(la_client(), start=APPT)
     with clock.freeze(local(LA, 2025, 3, 17, 10, 0)):

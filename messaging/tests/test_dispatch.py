@@ -16,7 +16,7 @@ from clients.models import MessagingProfile
 from clients.tests.factories import make_appointment, make_client
 from messaging import dispatch
 from messaging.beat import SWEEP_TASK_NAME, ensure_periodic_tasks
-from messaging.channels.twilio_client import clear_twilio_client_cache
+from messaging.channels.twilio.client import clear_twilio_client_cache
 from messaging.models import Attempt, Broadcast, Delivery, Status
 from messaging.services_settings import setting_update
 from messaging.tests.dispatch_support import (
@@ -101,7 +101,7 @@ def written_back_groups(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         sizes.append(len(group))
         write_back(group)
 
-    monkeypatch.setattr(dispatch, "_write_back", spy)
+    monkeypatch.setattr("messaging.dispatch.writeback._write_back", spy)  # _Results.flush looks it up there
     return sizes
 
 
@@ -421,7 +421,7 @@ def test_a_task_out_of_drain_time_hands_the_backlog_over_as_a_new_task(daytime, 
         make_delivery()
     first = dispatch.claim_batch(channel="sms", now=daytime.now(), limit=2)[0]
     handed: list[dispatch.Claim] = []
-    monkeypatch.setattr(dispatch, "enqueue", handed.append)
+    monkeypatch.setattr("messaging.dispatch.send.enqueue", handed.append)  # the hand-over looks it up there
     assert dispatch.send_claimed(first.ids, first.token, drain_seconds=1e-9) == 1
     [claim] = handed
     size = dispatch.DRAIN_BATCH_FACTOR
@@ -440,7 +440,7 @@ def test_a_hand_over_to_a_broker_that_is_down_gives_the_rows_back(daytime, twili
     def broker_down(claim):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(dispatch, "enqueue", broker_down)
+    monkeypatch.setattr("messaging.dispatch.send.enqueue", broker_down)
     assert dispatch.send_claimed(first.ids, first.token, drain_seconds=1e-9) == 2
     assert Delivery.objects.filter(status=Status.SENT).count() == 2
     assert Delivery.objects.filter(status=Status.QUEUED, claimed_by="").count() == 10

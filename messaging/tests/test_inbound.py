@@ -41,7 +41,7 @@ def frozen():
 @pytest.fixture
 def notifications(monkeypatch):
     """Run the clinician notification task in-process instead of through the broker."""
-    from clients import tasks
+    from messaging import automation_tasks as tasks
 
     sent: list[int] = []
 
@@ -329,3 +329,25 @@ def test_planner_applies_pending_keypad_presses(booked):
     appointment.refresh_from_db()
     assert appointment.confirmation == ConfirmationStatus.CONFIRMED
     assert not ProviderEvent.objects.filter(event_type="gather", applied=False).exists()
+
+
+def test_stop_and_start_mark_every_client_with_the_cell_phone() -> None:
+    from bounces.services import address_suppression
+    from clients.models import ProfileChange
+    from messaging.inbound import sms_opt
+
+    client = make_client(cell_phone="+16175550177")
+    other = make_client(cell_phone="+16175550178")
+    sms_opt(phone="617-555-0177", stop=True, evidence="SM123 STOP")
+    client.messaging.refresh_from_db()
+    other.messaging.refresh_from_db()
+    assert client.messaging.sms_opted_out is True
+    assert other.messaging.sms_opted_out is False
+    change = ProfileChange.objects.get(client=client, field="sms_opted_out")
+    assert change.source == "sms-keyword" and change.evidence == "SM123 STOP"
+    assert address_suppression("sms", "+16175550177") is not None
+
+    sms_opt(phone="+16175550177", stop=False, evidence="SM124 START")
+    client.messaging.refresh_from_db()
+    assert client.messaging.sms_opted_out is False
+    assert address_suppression("sms", "+16175550177") is None

@@ -6,8 +6,10 @@ import datetime as dt
 
 import pytest
 
-from bounces.classify import classify_call, classify_fax, classify_sms_error
 from bounces.models import DoNotSendEntry, SoftBounce
+from messaging.channels.fax.errors import classify_fax
+from messaging.channels.twilio.errors import classify_sms_error
+from messaging.channels.voice.errors import classify_call
 from messaging.models import Attempt, Delivery, ProviderEvent, Status
 from messaging.outcomes import RetryPolicy, delivery_apply_status, next_retry, retry_policy
 from messaging.services_settings import setting_update
@@ -200,7 +202,7 @@ def test_next_retry_without_redial_flag_goes_straight_to_resends():
 
 
 def test_late_hard_bounce_after_delivered_blocks_the_address_without_changing_status(daytime):
-    from bounces.classify import classify_smtp
+    from bounces.smtp import classify_smtp
 
     delivery = out_with_provider("email", sid="m@x")
     apply(delivery, "delivered", "m:delivered", provider="anymail:test")
@@ -211,7 +213,7 @@ def test_late_hard_bounce_after_delivered_blocks_the_address_without_changing_st
 
 
 def test_a_delayed_email_shows_why_while_staying_sent(daytime):
-    from bounces.classify import classify_smtp
+    from bounces.smtp import classify_smtp
 
     delivery = out_with_provider("email", sid="m@x")
     soft = classify_smtp("451 4.4.1 No answer from host")

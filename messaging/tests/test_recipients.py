@@ -10,10 +10,11 @@ from django.utils import timezone
 
 from bounces.models import DoNotSendEntry
 from clients.models import AppointmentStatus, ContactMethod, StaffProfile
-from clients.selectors import Reason
 from clients.tests.factories import make_appointment, make_client
+from messaging.exclusions import Why
+from messaging.exclusions import Why as Reason
 from messaging.models import MessageType
-from messaging.recipients import Why, recipients_for
+from messaging.recipients import recipients_for
 
 TODAY = dt.date(2030, 3, 4)
 

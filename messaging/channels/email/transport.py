@@ -1,10 +1,11 @@
 """E-mail through Django's mail API: any anymail ESP or plain SMTP, chosen by ``EMAIL_BACKEND``.
 
 Each message has a text and an HTML part, one-click unsubscribe headers (RFC 8058) pointing at
-``bounces:unsubscribe`` with the delivery's token, our own ``Message-ID`` (so bounce e-mails from
-self-hosted SMTP can be matched), and ``metadata = {"delivery_id": …}`` for anymail ESPs — an
-opaque id only, never PHI. The ESP's message id (``anymail_status.message_id``) is stored when
-the backend reports one; otherwise our Message-ID is.
+``email-unsubscribe`` (:mod:`messaging.channels.email.unsubscribe`) with the delivery's token, our
+own ``Message-ID`` and an ``X-PIMSY-Delivery`` header (so bounce e-mails from self-hosted SMTP can
+be matched: :mod:`messaging.channels.email.inbound`), and ``metadata = {"delivery_id": …}`` for
+anymail ESPs — an opaque id only, never PHI. The ESP's message id (``anymail_status.message_id``)
+is stored when the backend reports one; otherwise our Message-ID is.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.urls import NoReverseMatch, reverse
 
+from bounces.smtp import classify_smtp
+from bounces.taxonomy import Classification
 from messaging.channels.base import SendResult, Transport, TransportError, refusal
 
 if TYPE_CHECKING:
-    from bounces.classify import Classification
     from messaging.models import Delivery
     from messaging.rendering import Rendered
 
@@ -39,8 +41,8 @@ def from_address() -> str:
 
 def unsubscribe_url(token: str) -> str:
     try:
-        path = reverse("bounces:unsubscribe", args=[token])
-    except NoReverseMatch:  # the bounces app always mounts it; keep sending if it is renamed
+        path = reverse("email-unsubscribe", args=[token])
+    except NoReverseMatch:  # the project's urls always mount it; keep sending if it is renamed
         path = f"/bounces/unsubscribe/{token}/"
     return settings.PUBLIC_BASE_URL + path
 
@@ -135,8 +137,6 @@ def _result(message: EmailMultiAlternatives, delivery: Delivery) -> SendResult:
 
 
 def _from_smtp_reply(code: int, reply: bytes | str) -> TransportError:
-    from bounces.classify import classify_smtp
-
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
     classification: Classification = classify_smtp(f"{code} {text}")
     return TransportError.refused(f"SMTP {code} {text}"[:300], classification, code=str(code))

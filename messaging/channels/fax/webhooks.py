@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpR
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from messaging.channels.fax.errors import classify_fax
 from messaging.channels.webhook_support import delivery_for_token, ok
 from messaging.models import Status
 from messaging.outcomes import delivery_apply_status
@@ -86,8 +87,6 @@ def apply_fax_event(delivery_id: int, event: dict[str, Any], fax: dict[str, Any]
         return False
     classification, redial = None, False
     if status == Status.FAILED:
-        from bounces.classify import classify_fax
-
         code = fax.get("errorCode")
         classification = classify_fax(
             str(fax.get("errorType") or ""), code if code is not None else fax.get("errorMessage")

@@ -9,8 +9,8 @@ from django.conf import settings
 from twilio.base.exceptions import TwilioRestException
 
 from messaging.channels.base import SendResult, Transport, TransportError, public_url, refusal
-from messaging.channels.twilio_client import get_twilio_client
-from messaging.channels.twilio_errors import from_network_error, from_twilio_exception
+from messaging.channels.twilio.client import get_twilio_client
+from messaging.channels.twilio.errors import classify_sms_error, from_network_error, from_twilio_exception
 
 if TYPE_CHECKING:
     from twilio.rest import Client
@@ -40,8 +40,6 @@ class SmsTransport(Transport):
     channel = "sms"
 
     def send(self, delivery: Delivery, rendered: Rendered) -> SendResult:
-        from bounces.classify import classify_sms_error
-
         body = (rendered.sms_body or "").strip()
         if not body:
             raise _empty_body()

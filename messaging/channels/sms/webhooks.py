@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
-from messaging.channels.twilio_webhooks import twilio_signature_required
+from messaging.channels.twilio.errors import classify_sms_error
+from messaging.channels.twilio.webhooks import twilio_signature_required
 from messaging.channels.webhook_support import delivery_for_token, form_payload, ok
 from messaging.models import Status
 from messaging.outcomes import delivery_apply_status
@@ -37,8 +38,6 @@ def sms_status(request: HttpRequest, token: str) -> HttpResponse:
         return ok()
     classification = None
     if status == Status.FAILED:
-        from bounces.classify import classify_sms_error
-
         classification = classify_sms_error(request.POST.get("ErrorCode") or "30008")
     delivery_apply_status(
         delivery_id=delivery.pk,

@@ -28,7 +28,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from messaging.channels.base import SendResult, Transport, TransportError, public_url, refusal
 from messaging.channels.sms.transport import twilio_client
-from messaging.channels.twilio_errors import from_network_error, from_twilio_exception
+from messaging.channels.twilio.errors import classify_sms_error, from_network_error, from_twilio_exception
 
 if TYPE_CHECKING:
     from messaging.models import Delivery
@@ -98,10 +98,6 @@ class VoiceTransport(Transport):
     channel = "voice"
 
     def send(self, delivery: Delivery, rendered: Rendered) -> SendResult:
-        # Twilio's 21xxx request errors (invalid number, geo permission, …) mean the same for
-        # Messages and Calls, so the SMS error table classifies a refused call too.
-        from bounces.classify import classify_sms_error
-
         if not (rendered.voice_script or "").strip() and not rendered.voice_audio_url:
             raise _empty_message()
         params = {
@@ -119,6 +115,8 @@ class VoiceTransport(Transport):
         try:
             call = twilio_client().calls.create(**params)
         except TwilioRestException as exc:
+            # Twilio's 21xxx request errors (invalid number, geo permission, …) mean the same for
+            # Messages and Calls, so the SMS error table classifies a refused call too.
             raise from_twilio_exception(exc, classify_sms_error) from exc
         except requests.RequestException as exc:
             raise from_network_error(exc) from exc

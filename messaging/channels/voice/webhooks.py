@@ -13,20 +13,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET, require_POST
 from twilio.twiml.voice_response import VoiceResponse
 
-from messaging.channels.twilio_webhooks import twilio_signature_required
+from bounces.taxonomy import Classification
+from messaging.channels.twilio.webhooks import twilio_signature_required
+from messaging.channels.voice.errors import classify_call
 from messaging.channels.voice.transport import MACHINE_PREFIX, build_twiml, token_from_audio_signature
 from messaging.channels.webhook_support import delivery_for_token, form_payload, ok
 from messaging.models import Delivery, MessageTemplate, ProviderEvent, Status
 from messaging.outcomes import delivery_apply_status
-
-if TYPE_CHECKING:
-    from bounces.classify import Classification
 
 IN_PROGRESS = {"queued", "initiated", "ringing", "in-progress", "answered"}
 REDIAL_STATUSES = {"busy", "no-answer", "failed"}
@@ -87,8 +84,6 @@ def voice_status(request: HttpRequest, token: str) -> HttpResponse:
 
 def call_outcome(delivery: Delivery, call_status: str, answered_by: str) -> tuple[str, Classification | None, bool]:
     """(our status, failure classification, may redial) for a Twilio call status."""
-    from bounces.classify import Classification, classify_call
-
     if call_status in IN_PROGRESS:
         return Status.SENT, None, False
     classification = classify_call(call_status, answered_by or None)

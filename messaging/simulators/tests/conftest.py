@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from messaging.channels.twilio_client import clear_twilio_client_cache, get_twilio_client
+from messaging.channels.twilio.client import clear_twilio_client_cache, get_twilio_client
 from messaging.simulators.base import SimHandle
 from messaging.simulators.fax_sim import start_fax_sim
 from messaging.simulators.smtp_sim import start_smtp_sim

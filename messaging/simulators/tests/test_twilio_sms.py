@@ -10,7 +10,7 @@ import requests
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
-from messaging.channels.twilio_client import get_twilio_client
+from messaging.channels.twilio.client import get_twilio_client
 from messaging.simulators.tests.support import ACCOUNT_SID, AUTH_TOKEN, OUR_NUMBER
 from messaging.simulators.twilio_sim import start_twilio_sim
 

@@ -1,0 +1,27 @@
+"""The SMS channel: a Twilio text message; replies (confirm, cancel, STOP/START/HELP) come back to it."""
+
+from __future__ import annotations
+
+from messaging.channels.registry import ChannelSpec
+
+SPEC = ChannelSpec(
+    kind="sms",
+    label="Text (SMS)",
+    send_label="Send Text Message",
+    transport="messaging.channels.sms.transport.SmsTransport",
+    address_kind="phone",
+    contact_fields=("cell_phone",),
+    staff_fields=("cell",),
+    address_noun="cell phone number",
+    preferred_by=("text",),
+    opted_out_flag="sms_opted_out",
+    opted_out_reason="Replied STOP to texts",
+    template_fields=("sms_body",),
+    body_field="sms_body",
+    clinical_check_place="text message",
+    stop_time_setting=272,
+    enabled_setting="TWILIO_ENABLED",
+    webhook_urls="messaging.channels.sms.urls",
+    preview_rank=0,
+    portal_rank=1,
+)

@@ -1,0 +1,117 @@
+"""Checks at send time: a claimed delivery is checked again just before it goes out.
+
+Consent, STOP, the 42 CFR Part 2 gate (setting 490), the address, the Do-Not-Send list and the
+recipient's sending window (:mod:`messaging.dispatch.windows`) may all have changed since Refresh
+queued the row. Each claimed delivery gets a :class:`Verdict`: send (to the address as it is now),
+suppress, cancel, or defer to the next window's start; only "send" reaches the provider.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from bounces.selectors import blocked_addresses, normalise
+from clients.models import AppointmentStatus, Client
+from messaging.addresses import contact_address_for
+from messaging.channels.registry import spec_for
+from messaging.dispatch.windows import next_window_start, recipient_zone, sending_window
+from messaging.exclusions import Why
+from messaging.models import Broadcast, Delivery, MessageType
+from messaging.system_settings import get_setting
+
+# The reason History shows (the same text as the planner's ``Why.PART2``).
+PART2_REASON = Why.PART2
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with a claimed delivery now: send (to ``address``), suppress, cancel or defer."""
+
+    action: str
+    address: str = ""
+    reason: str = ""
+    category: str = ""
+    at: dt.datetime | None = None
+
+
+def hie_block_reason(*, client: Client | None, message_type: MessageType) -> str:
+    """Setting 490: an HIE message never goes to a client with a 42 CFR Part 2 diagnosis.
+
+    Returns the reason to record, or '' when allowed. The planner (``messaging.automation``) and
+    the dispatcher at send time both ask this.
+    """
+    if client is not None and message_type.is_hie and client.part2_diagnosis and bool(get_setting(490)):
+        return PART2_REASON
+    return ""
+
+
+def resolve_address(delivery: Delivery) -> Verdict:
+    """Consent, STOP and the address as they are now (they may have changed since Refresh)."""
+    if delivery.broadcast.state == Broadcast.State.CANCELLED:
+        return Verdict("cancel", reason="Broadcast cancelled")
+    appointment = delivery.appointment
+    if appointment is not None and appointment.status == AppointmentStatus.CANCELLED:
+        return Verdict("cancel", reason="Appointment cancelled")
+    address = delivery.address
+    if delivery.client_id is not None:
+        client = delivery.client
+        if not client.is_active:
+            return Verdict("suppress", reason=Why.INACTIVE)
+        part2 = hie_block_reason(client=client, message_type=delivery.message_type)
+        if part2:  # setting 490: never an HIE message to a 42 CFR Part 2 client
+            return Verdict("suppress", reason=part2)
+        choice = contact_address_for(client, delivery.channel)
+        if not choice.ok:
+            return Verdict("suppress", reason=choice.reason)
+        address = choice.address
+    if not address_is_valid(delivery.channel, address):
+        return Verdict("suppress", reason=Why.no_address(delivery.channel))
+    return Verdict("send", address=address)
+
+
+def address_is_valid(channel: str, address: str) -> bool:
+    if not address:
+        return False
+    if spec_for(channel).address_kind == "email":
+        try:
+            validate_email(address)
+        except ValidationError:
+            return False
+        return True
+    try:
+        number = phonenumbers.parse(address, settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
+
+
+def blocked_for(channel: str, verdicts: Iterable[Verdict]) -> dict[str, Any]:
+    """The Do-Not-Send entries blocking any of these addresses (one query)."""
+    return blocked_addresses(channel, [v.address for v in verdicts if v.action == "send"])
+
+
+def check_before_send(delivery: Delivery, verdict: Verdict, blocked: dict[str, Any], now: dt.datetime) -> Verdict:
+    if verdict.action != "send":
+        return verdict
+    entry = blocked.get(normalise(delivery.channel, verdict.address))
+    if entry is not None:
+        category = "Domain DNS" if entry.is_domain else "DNS"
+        return Verdict("suppress", reason=f"On the Do-Not-Send list: {entry.get_reason_display()}", category=category)
+    later = next_window_start(delivery.channel, recipient_zone(delivery), now)
+    if later is not None:
+        window = sending_window(delivery.channel)
+        assert window is not None
+        reason = (
+            f"Outside the sending window ({window[0]:%H:%M}–{window[1]:%H:%M} {recipient_zone(delivery).key}); "
+            "waits for the next window"
+        )
+        return Verdict("defer", reason=reason, at=later)
+    return verdict
