@@ -224,7 +224,7 @@ class Delivery(models.Model):
     # What the next attempt is (an Attempt.Kind): set when a redial / resend / restart is scheduled.
     retry_kind = models.CharField(max_length=8, blank=True)
     # Outcome
-    bounce_category = models.CharField(max_length=24, blank=True, help_text="One of bounces.classify.CATEGORIES")
+    bounce_category = models.CharField(max_length=24, blank=True, help_text="One of bounces.taxonomy.CATEGORIES")
     hard_bounce = models.BooleanField(null=True, blank=True)
     error_code = models.CharField(max_length=32, blank=True)
     error_detail = models.CharField(max_length=500, blank=True)
