@@ -41,6 +41,7 @@ def sms_opted_out_set(*, phone: str, opted_out: bool, evidence: str = "") -> int
     return len(clients)
 
 
+@transaction.atomic
 def messaging_profile_update(
     *,
     client: Client,
