@@ -27,9 +27,10 @@ def send_batch(delivery_ids: list[int], claim_token: str) -> int:
 def load_transports(**kwargs: Any) -> None:
     """Import every channel's transport when a worker starts: a broken provider library fails the
     start instead of the first send, and the worker's memory is flat from then on."""
-    from messaging.channels.base import TRANSPORTS, transport_for
+    from messaging.channels.base import transport_for
+    from messaging.channels.registry import kinds
 
-    for channel in TRANSPORTS:
+    for channel in kinds():
         transport_for(channel)
     import bounces.smtp  # noqa: F401
     import messaging.channels.email.esp  # noqa: F401

@@ -4,10 +4,9 @@ A transport sends one delivery through its provider and answers a :class:`SendRe
 :class:`TransportError` saying what kind of failure it was. It never touches the database: the
 dispatcher (``messaging.dispatch``) writes the attempt before the call and the outcome after it.
 
-The registry maps a channel to its transport class (imported lazily, so a channel's provider
-libraries load only where that channel is used). To add a channel: write
-``messaging/channels/<name>/transport.py`` with a ``Transport`` subclass, add it to
-:data:`TRANSPORTS`, and add its webhook views to ``messaging/webhook_urls.py``.
+Each channel's spec (``messaging.channels.registry``) names its transport class, imported lazily so
+a channel's provider libraries load only where that channel is used. CONTRIBUTING's "Adding a
+channel" says the rest.
 """
 
 from __future__ import annotations
@@ -23,17 +22,11 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 
 from bounces.taxonomy import Category, Classification
+from messaging.channels.registry import spec_for
 
 if TYPE_CHECKING:
     from messaging.models import Delivery
     from messaging.rendering import Rendered
-
-TRANSPORTS: dict[str, str] = {
-    "sms": "messaging.channels.sms.transport.SmsTransport",
-    "voice": "messaging.channels.voice.transport.VoiceTransport",
-    "email": "messaging.channels.email.transport.EmailTransport",
-    "fax": "messaging.channels.fax.transport.FaxTransport",
-}
 
 
 @dataclass(frozen=True)
@@ -117,8 +110,8 @@ class Transport:
 @cache
 def _transport_class(channel: str) -> type[Transport]:
     try:
-        path = TRANSPORTS[channel]
-    except KeyError:
+        path = spec_for(channel).transport
+    except LookupError:
         raise LookupError(f"no transport for channel {channel!r}") from None
     return import_string(path)
 
