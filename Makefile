@@ -37,8 +37,10 @@ demo: venv
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(DEMO_ENV) $(PY) manage.py seed_demo
+	$(DEMO_ENV) $(PY) manage.py seed_demo_portal
 	@echo ""
 	@echo "  PIMSY Messaging demo: http://127.0.0.1:8000   login: demo / demo   (Ctrl-C stops everything)"
+	@echo "  Client portal: http://127.0.0.1:8000/portal/   logins listed above (password portal-demo-2026)"
 	@echo ""
 	$(DEMO_ENV) $(VENV)/bin/honcho -f Procfile.demo start
 

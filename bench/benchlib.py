@@ -23,6 +23,7 @@ FILLED_TABLES = [
     "messaging_providerevent",
     "messaging_attempt",
     "messaging_delivery",
+    "messaging_messagecontent",
     "messaging_broadcast",
     "clients_appointment",
     "clients_messagingcontact",

@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from bounces.models import DoNotSendEntry
+from bounces.models import DnsChannel, DoNotSendEntry
 from core import clock
 
 
@@ -22,7 +22,7 @@ def email_domain(address: str) -> str:
 
 
 def normalise(channel: str, address: str) -> str:
-    return address.strip().lower() if channel == "email" else address.strip()
+    return address.strip().lower() if channel == DnsChannel.EMAIL else address.strip()
 
 
 def _one_of(values: set[str]) -> object:
@@ -37,7 +37,7 @@ def blocked_addresses(channel: str, addresses: Iterable[str]) -> dict[str, DoNot
     wanted = {normalise(channel, a) for a in addresses if a}
     if not wanted:
         return {}
-    domains = {email_domain(a) for a in wanted} if channel == "email" else set()
+    domains = {email_domain(a) for a in wanted} if channel == DnsChannel.EMAIL else set()
     entries = (
         active_entries()
         .filter(channel=channel)

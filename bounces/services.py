@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from bounces import conf
-from bounces.models import DnsReason, DoNotSendEntry, SoftBounce
+from bounces.models import DnsChannel, DnsReason, DoNotSendEntry, SoftBounce
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -34,8 +34,9 @@ logger = logging.getLogger(__name__)
 
 DNS_CATEGORY = "DNS"
 DOMAIN_DNS_CATEGORY = "Domain DNS"
-PHONE_CHANNELS = frozenset({"sms", "voice", "fax"})
-CHANNELS = frozenset({"email", "sms", "voice", "fax"})
+# The channels the list holds addresses of (one vocabulary: DnsChannel). A portal login is not one:
+# a portal message that cannot be delivered is recorded on its delivery only.
+CHANNELS = frozenset(DnsChannel.values)
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
@@ -74,10 +75,10 @@ def normalise_address(*, channel: str, address: str, is_domain: bool = False, st
     if not value:
         raise ValidationError("Enter an address.")
     if is_domain:
-        if channel != "email":
+        if channel != DnsChannel.EMAIL:
             raise ValidationError("Only e-mail addresses can be blocked by domain.")
         return _normalise_domain(value)
-    if channel == "email":
+    if channel == DnsChannel.EMAIL:
         if value.startswith("@"):
             raise ValidationError("To block a whole domain, tick “Whole domain”, or enter an e-mail address.")
         value = value.lower()
@@ -114,7 +115,7 @@ def _stored_address(channel: str, address: str) -> str:
     try:
         return normalise_address(channel=channel, address=address)
     except ValidationError:
-        return address.strip().lower() if channel == "email" else address.strip()
+        return address.strip().lower() if channel == DnsChannel.EMAIL else address.strip()
 
 
 # --- The Do-Not-Send list ------------------------------------------------------------------------
@@ -219,7 +220,7 @@ def address_suppression(channel: str, address: str) -> DoNotSendEntry | None:
         return None
     value = _stored_address(channel, address)
     wanted = Q(is_domain=False, address=value)
-    if channel == "email" and "@" in value:
+    if channel == DnsChannel.EMAIL and "@" in value:
         wanted |= Q(is_domain=True, address=value.rsplit("@", 1)[1])
     entries = (
         DoNotSendEntry.objects.filter(channel=channel, active=True)
@@ -237,7 +238,7 @@ def bounce_reason_for(channel: str, classification: Classification) -> str:
     """Which Do-Not-Send reason a hard failure records."""
     hint = (getattr(classification, "reason", "") or "").lower()
     if classification.category in (DNS_CATEGORY, DOMAIN_DNS_CATEGORY):
-        if channel == "sms":
+        if channel == DnsChannel.SMS:
             return DnsReason.SMS_STOP
         if "complain" in hint or "spam" in hint:
             return DnsReason.COMPLAINT
@@ -254,7 +255,7 @@ def bounce_record(*, delivery: DeliveryRow, classification: Classification) -> N
     Soft: a SoftBounce row; too many within the window suppress the address for a while.
     Failures on our side (``classification.ours``) say nothing about the recipient: ignored.
     """
-    if not delivery.address or getattr(classification, "ours", False):
+    if not delivery.address or getattr(classification, "ours", False) or delivery.channel not in CHANNELS:
         return
     if classification.hard:
         _record_hard(delivery, classification)
@@ -327,7 +328,9 @@ def sms_opt_out(*, phone: str, evidence: str = "") -> DoNotSendEntry:
     """A STOP reply: the number goes on the SMS Do-Not-Send list (the SMS channel also marks the
     clients with this cell phone)."""
     number = normalise_phone(phone)
-    return dns_add(channel="sms", address=number, reason=DnsReason.SMS_STOP, category=DNS_CATEGORY, note=evidence)
+    return dns_add(
+        channel=DnsChannel.SMS, address=number, reason=DnsReason.SMS_STOP, category=DNS_CATEGORY, note=evidence
+    )
 
 
 def sms_opt_in(*, phone: str, evidence: str = "") -> int:
@@ -336,7 +339,7 @@ def sms_opt_in(*, phone: str, evidence: str = "") -> int:
     with transaction.atomic():
         entries = list(
             DoNotSendEntry.objects.filter(
-                channel="sms", address=number, is_domain=False, active=True, reason=DnsReason.SMS_STOP
+                channel=DnsChannel.SMS, address=number, is_domain=False, active=True, reason=DnsReason.SMS_STOP
             )
         )
         for entry in entries:

@@ -6,6 +6,7 @@ import zoneinfo
 from functools import cache
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
@@ -86,6 +87,14 @@ class Client(ContactFields):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone or settings.TIME_ZONE)
+
+    @property
+    def portal_login(self) -> str:
+        """The user name of the client's portal account ("" without one)."""
+        try:
+            return self.portal_account.user.get_username()
+        except ObjectDoesNotExist:
+            return ""
 
 
 class MessagingProfile(models.Model):

@@ -59,6 +59,11 @@ def contact_address_for(
     spec = spec_for(channel)
     if spec.opted_out_flag and getattr(profile, spec.opted_out_flag, False):
         return AddressChoice(reason=spec.opted_out_reason)
+    if spec.address_field:  # the client's own (the portal login): never an alternate contact's
+        address = str(getattr(client, spec.address_field, "") or "")
+        return (
+            AddressChoice(address=address, source="chart") if address else AddressChoice(reason=Why.no_address(channel))
+        )
     if profile.use_client_detail_info:
         source, contact = "chart", client
     else:

@@ -16,7 +16,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, render
 
 from clients.models import Appointment, AppointmentReply, AppointmentStatus, ConfirmationStatus
@@ -127,7 +127,10 @@ def appointments(request: HttpRequest) -> HttpResponse:
 def _mark_reviewed(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("clients.change_appointmentreply"):
         raise PermissionDenied("You cannot mark client replies reviewed.")
-    reply = get_object_or_404(AppointmentReply, pk=request.POST.get("reply", "0") or 0)
+    reply_id = _reply_id(request.POST.get("reply", ""))
+    if reply_id is None:
+        return HttpResponseBadRequest("Choose a client reply to mark reviewed.", content_type="text/plain")
+    reply = get_object_or_404(AppointmentReply, pk=reply_id)
     if reply.reviewed_at is None:
         AppointmentReply.objects.filter(pk=reply.pk, reviewed_at__isnull=True).update(
             reviewed_at=clock.now(), reviewed_by=request.user
@@ -136,3 +139,11 @@ def _mark_reviewed(request: HttpRequest) -> HttpResponse:
     filters = Filters.from_request(request)
     template = f"{PAGE}#attention" if request.htmx else PAGE
     return render(request, template, _context(request, filters))
+
+
+def _reply_id(raw: str) -> int | None:
+    """The posted reply's id: a positive whole number (issue 13: any other text was a 500)."""
+    raw = raw.strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        return None
+    return int(raw) or None

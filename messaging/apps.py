@@ -48,3 +48,7 @@ class MessagingConfig(AppConfig):
         # events and inbound messages (bounce DSNs), then send these signals.
         tracking.connect(on_tracking, dispatch_uid="messaging.email.tracking")
         inbound.connect(on_inbound, dispatch_uid="messaging.email.inbound")
+        # ... which fail closed: a missing webhook secret or a broken ESP set-up stops start-up.
+        from messaging.channels.email import checks as email_checks
+
+        email_checks.register()

@@ -21,7 +21,8 @@ def plan_automated_messages() -> dict[str, object]:
 
 @shared_task(name="automation.notify_reply", ignore_result=True)
 def notify_clinician_of_reply(reply_id: int) -> None:
-    """E-mail the clinician that a client asked to cancel (or confirmed) an appointment."""
+    """Tell the clinician that a client asked to cancel. The reply writes its notice itself now;
+    this task stays for tasks queued before that change (the notice is idempotent on the reply)."""
     from messaging.inbound import notify_clinician
 
     notify_clinician(reply_id=reply_id)

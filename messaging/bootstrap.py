@@ -30,13 +30,28 @@ APPT_FAX = (
 
 
 def _client_templates(sms: str, subject: str, text: str, voice: str, fax: str) -> dict[str, dict[str, str]]:
+    """One template per channel: each channel's spec names the template fields it sends (the portal
+    shares the e-mail's subject and text)."""
+    from messaging.channels.registry import all_specs
+
     html = "<p>" + text.replace("\n\n", "</p><p>").replace("\n", "<br>") + "</p>"
-    return {
-        "sms": {"sms_body": sms},
-        "email": {"email_subject": subject, "email_text": text, "email_html": html},
-        "voice": {"voice_script": voice},
-        "fax": {"fax_body": fax},
+    fields = {
+        "sms_body": sms,
+        "email_subject": subject,
+        "email_text": text,
+        "email_html": html,
+        "voice_script": voice,
+        "fax_body": fax,
     }
+    return {spec.kind: {n: fields[n] for n in spec.template_fields if n in fields} for spec in all_specs()}
+
+
+def _notice_templates(sms: str, subject: str, text: str, voice: str, fax: str) -> dict[str, dict[str, str]]:
+    """Templates of a notice that a portal message waits: every channel but the inbox itself."""
+    from messaging.channels.registry import all_specs
+
+    inbox = {spec.kind for spec in all_specs() if spec.address_field}  # the portal: its own address
+    return {k: v for k, v in _client_templates(sms, subject, text, voice, fax).items() if k not in inbox}
 
 
 MESSAGE_TYPES: list[dict[str, Any]] = [
@@ -176,6 +191,24 @@ MESSAGE_TYPES: list[dict[str, Any]] = [
         ),
     },
     {
+        "code": "portal-message-notice",
+        "name": "Portal Message Notice",
+        "audience": "clients",
+        "selection": "all_clients",
+        "is_manual": False,
+        "setting_number": 620,
+        "sort_order": 82,
+        # No PHI: no name, no appointment, no content; only that a message waits and where.
+        "templates": _notice_templates(
+            "{{ practice_name }}: you have a new secure message. Read it in the client portal: {{ portal_url }}",
+            "New secure message from {{ practice_name }}",
+            "Hello,\n\nYou have a new secure message from {{ practice_name }}. Log in to the client portal to "
+            "read it:\n{{ portal_url }}\n\n{{ practice_name }} {{ practice_phone }}",
+            "Hello, this is {{ practice_name }}. You have a new secure message in your client portal.",
+            "You have a new secure message in the client portal.\n{{ portal_url }}\n{{ practice_name }}",
+        ),
+    },
+    {
         "code": "hie-release-notice",
         "name": "HIE Release Notice",
         "audience": "clients",
@@ -190,6 +223,26 @@ MESSAGE_TYPES: list[dict[str, Any]] = [
             "Hello {{ first_name }},\n\n{{ description }}\n\n{{ practice_name }}",
             "This is {{ practice_name }}. {{ description }}",
             "{{ description }}",
+        ),
+    },
+    {
+        "code": "clinician-reply-notice",
+        "name": "Clinician Reply Notice",
+        "audience": "staff",
+        "selection": "all_staff",
+        "is_manual": False,
+        "setting_number": None,
+        "sort_order": 88,
+        # To the appointment's clinician when a client asks to cancel: ids and times only, no client name.
+        "templates": _client_templates(
+            "{{ practice_name }}: a client asked to cancel appointment #{{ appointment_id }} on "
+            "{{ appointment_date }} at {{ appointment_time }}. Review: {{ appointment_url }}",
+            "Client reply: asked to cancel (appointment #{{ appointment_id }})",
+            "A client asked to cancel the appointment on {{ appointment_date }} at {{ appointment_time }} "
+            "(appointment #{{ appointment_id }}).\n\nThe appointment's status has not been changed. Review it on "
+            "the Scheduled Appointments screen:\n{{ appointment_url }}\n",
+            "This is {{ practice_name }}. A client asked to cancel appointment number {{ appointment_id }}.",
+            "A client asked to cancel appointment #{{ appointment_id }} on {{ appointment_date }}.",
         ),
     },
     {
@@ -239,11 +292,13 @@ def ensure_reference_data(**kwargs: Any) -> None:
     )
     clear_cache()
     ensure_periodic_tasks()  # the dispatcher's sweep on beat
+    known = set(MessageTemplate.objects.values_list("channel", flat=True).distinct())
     for spec in MESSAGE_TYPES:
         fields = {k: v for k, v in spec.items() if k not in {"code", "templates"}}
         message_type, created = MessageType.objects.get_or_create(code=spec["code"], defaults=fields)
-        if not created:
-            continue
+        # A new type gets all its templates; an existing one only those of a channel this installation
+        # has never had (the portal, when it was added). Templates an administrator edited or deleted stay so.
+        wanted = spec["templates"] if created else {k: v for k, v in spec["templates"].items() if k not in known}
         MessageTemplate.objects.bulk_create(
-            [MessageTemplate(message_type=message_type, channel=ch, **vals) for ch, vals in spec["templates"].items()]
+            [MessageTemplate(message_type=message_type, channel=ch, **vals) for ch, vals in wanted.items()]
         )

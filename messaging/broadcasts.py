@@ -2,13 +2,17 @@
 
 ``broadcast_create`` writes the broadcast and one delivery per recipient and channel in one
 transaction, then asks the dispatcher to look for due work once the transaction has committed.
-It is idempotent on the form's idempotency key: a double click, a resubmitted form or two racing
-requests with the same key give back the one broadcast that exists.
+It is idempotent on the form's idempotency key *and what is sent*: a double click, a resubmitted
+form or two racing requests with the same key and the same message give back the one broadcast that
+exists; the same key with a changed message, type, channels, dates, time or unticked recipients (a
+form restored by Back/Forward and corrected) is a new broadcast (:func:`payload_key`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,6 +23,7 @@ from django.db.models import Count
 
 from core import clock
 from messaging import dispatch
+from messaging.content import Versions
 from messaging.models import Broadcast, Delivery, MessageType, Status, new_token
 from messaging.recipients import Excluded, Recipient, RecipientList, recipients_for
 
@@ -59,7 +64,21 @@ def broadcast_create(
     Refresh); ``skip_keys`` are the rows staff unticked. Raises :class:`NothingToSend` when no
     message would be written.
     """
-    key = idempotency_key or None
+    key = (
+        payload_key(
+            idempotency_key,
+            message_type=message_type,
+            channels=channels,
+            description=description,
+            start_date=start_date,
+            end_date=end_date,
+            broadcast_at=broadcast_at,
+            only_preferences=only_preferences,
+            skip_keys=skip_keys,
+        )
+        if idempotency_key
+        else None
+    )
     if key is not None and (existing := _existing(key)) is not None:
         return BroadcastResult(broadcast=existing, created=False)
     if recipients is None:
@@ -92,6 +111,7 @@ def broadcast_create(
         with transaction.atomic():
             broadcast.save(force_insert=True)
             rows = _delivery_rows(broadcast, recipients.recipients, suppressed, now)
+            _fix_template_versions(broadcast, rows)
             _write_deliveries(broadcast, rows, now)
             transaction.on_commit(_kick_sweeper)
     except IntegrityError:
@@ -101,6 +121,34 @@ def broadcast_create(
     return BroadcastResult(
         broadcast=broadcast, created=True, queued=recipients.message_count, suppressed=len(suppressed)
     )
+
+
+def payload_key(
+    idempotency_key: str,
+    *,
+    message_type: MessageType,
+    channels: Sequence[str],
+    description: str,
+    start_date: dt.date | None,
+    end_date: dt.date | None,
+    broadcast_at: dt.datetime | None,
+    only_preferences: bool,
+    skip_keys: Iterable[str],
+) -> str:
+    """The duplicate-send guard: the form's key plus a fingerprint of what would be sent."""
+    payload = json.dumps(
+        [
+            message_type.pk,
+            sorted(set(channels)),
+            description,
+            str(start_date or ""),
+            str(end_date or ""),
+            broadcast_at.isoformat(timespec="minutes") if broadcast_at else "",
+            bool(only_preferences),
+            sorted(set(skip_keys)),
+        ]
+    )
+    return f"{idempotency_key[:40]}:{hashlib.sha256(payload.encode()).hexdigest()[:23]}"
 
 
 def _existing(key: str) -> Broadcast | None:
@@ -157,6 +205,14 @@ def _delivery_rows(
     return rows
 
 
+def _fix_template_versions(broadcast: Broadcast, rows: list[dict[str, Any]]) -> None:
+    """What the messages say is fixed at Send: each row records its channel's template version."""
+    versions = Versions()
+    by_channel = {ch: versions.id_for(broadcast.message_type_id, ch) for ch in {row["channel"] for row in rows}}
+    for row in rows:
+        row["template_version_id"] = by_channel[row["channel"]]
+
+
 def _write_deliveries(broadcast: Broadcast, rows: list[dict[str, Any]], now: dt.datetime) -> None:
     """Insert the deliveries: ``COPY`` on PostgreSQL (the bulk-load path), ``bulk_create`` elsewhere.
 
@@ -187,6 +243,12 @@ def _write_deliveries(broadcast: Broadcast, rows: list[dict[str, Any]], now: dt.
                 values[position[name]] = value
             values[token_at] = new_token()
             copy.write_row(values)
+
+
+def may_cancel(user: Any, broadcast: Broadcast) -> bool:
+    """Its sender may cancel a broadcast; anyone else's (and an automated one) needs ``cancel_any_broadcast``."""
+    own = broadcast.created_by_id is not None and broadcast.created_by_id == user.pk
+    return own or user.has_perm("messaging.cancel_any_broadcast")
 
 
 def broadcast_cancel(*, broadcast: Broadcast, user: Any = None) -> int:

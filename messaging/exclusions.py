@@ -40,10 +40,10 @@ class Why:
     @staticmethod
     def no_address(channel: str) -> str:
         try:
-            noun = spec_for(channel).address_noun
+            spec = spec_for(channel)
         except LookupError:
-            noun = "address"
-        return f"No valid {noun} for {label(channel)}"
+            return f"No valid address for {label(channel)}"
+        return spec.no_address_reason or f"No valid {spec.address_noun} for {spec.label}"
 
     @staticmethod
     def staff_no_address(channel: str) -> str:

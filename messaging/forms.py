@@ -10,7 +10,7 @@ from django import forms
 from django.utils import timezone
 
 from core import clock
-from messaging.channels.registry import spec_for
+from messaging.channels.registry import offered_choices, spec_for, switched_off
 from messaging.history import Filters
 from messaging.models import Channel, MessageTemplate, MessageType, Status
 
@@ -20,6 +20,27 @@ MAX_RANGE_DAYS = 366
 
 def new_idempotency_key() -> str:
     return secrets.token_hex(16)
+
+
+def _a_year_after(day: dt.date) -> dt.date:
+    """The same day next year (28 February for 29 February): the latest Broadcast Date accepted."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
+
+
+class ChannelCheckboxes(forms.CheckboxSelectMultiple):
+    """Contact Methods: a channel switched off by the administrator is shown, but cannot be ticked."""
+
+    disabled_values: set[str] = set()
+
+    def create_option(self, name: str, value: Any, label: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, label, *args, **kwargs)
+        if str(value) in self.disabled_values:
+            option["attrs"]["disabled"] = True
+            option["label"] = f"{label} (switched off)"
+        return option
 
 
 def send_label(channels: list[str] | tuple[str, ...]) -> str:
@@ -51,7 +72,7 @@ class NewMessageForm(forms.Form):
     )
     only_preferences = forms.BooleanField(label="Only Send Based on Preferences", required=False)
     channels = forms.MultipleChoiceField(
-        label="Contact Methods", choices=Channel.choices, required=False, widget=forms.CheckboxSelectMultiple
+        label="Contact Methods", choices=Channel.choices, required=False, widget=ChannelCheckboxes
     )
     idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
     skipped = forms.CharField(widget=forms.HiddenInput, required=False)
@@ -74,6 +95,9 @@ class NewMessageForm(forms.Form):
             description.error_messages["required"] = f"Description is required for {message_type.name} messages."
         self.fields["description"].widget.attrs.setdefault("placeholder", "What this message is about")
         self.fields["message_type"].widget.attrs["id"] = "id_message_type"
+        self.fields["channels"].choices = offered_choices()  # "Portal message" only while 620 is Yes
+        self.switched_off = {kind: why for kind, _ in offered_choices() if (why := switched_off(spec_for(kind)))}
+        self.fields["channels"].widget.disabled_values = set(self.switched_off)
 
     def chosen_type(self) -> MessageType | None:
         """The selected message type, read from the raw data (before validation) or the initial."""
@@ -89,7 +113,7 @@ class NewMessageForm(forms.Form):
 
     def chosen_channels(self) -> list[str]:
         raw = self.data.getlist("channels") if self.is_bound else self.initial.get("channels", [])
-        valid = set(Channel.values)
+        valid = {kind for kind, _ in offered_choices()} - set(self.switched_off)
         return [c for c in dict.fromkeys(raw) if c in valid]
 
     def clean_description(self) -> str:
@@ -100,8 +124,11 @@ class NewMessageForm(forms.Form):
 
     def clean_broadcast_at(self) -> dt.datetime:
         value: dt.datetime = self.cleaned_data["broadcast_at"]
-        if timezone.localdate(value) < timezone.localdate(clock.now()):
+        day, today = timezone.localdate(value), timezone.localdate(clock.now())
+        if day < today:
             raise forms.ValidationError("Broadcast Date is in the past. Choose today or a later date.")
+        if day > _a_year_after(today):
+            raise forms.ValidationError("Broadcast Date is more than a year ahead. Choose a date within a year.")
         return value
 
     def clean_skipped(self) -> frozenset[str]:
@@ -123,6 +150,10 @@ class NewMessageForm(forms.Form):
         channels = data.get("channels") or []
         if not channels:
             self.add_error("channels", "Choose at least one Contact Method.")
+            return
+        off = [self.switched_off[c] for c in channels if c in self.switched_off]
+        if off:
+            self.add_error("channels", "; ".join(off) + ". Choose another Contact Method or ask your administrator.")
             return
         message_type = data.get("message_type")
         if message_type is None:

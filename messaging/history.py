@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, NamedTuple
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from bounces.taxonomy import CATEGORIES
+from messaging.channels.registry import all_specs
 from messaging.models import Attempt, Channel, Delivery, HistoryLayout, ProviderEvent, RecipientType, Status
 from messaging.rendering import format_phone
 
@@ -94,6 +96,7 @@ STATUS_CSS = {
 # Choice labels by value: plain dict look-ups, no model instances needed.
 STATUS_LABELS = dict(Status.choices)
 CHANNEL_LABELS = dict(Channel.choices)
+PHONE_CHANNELS = frozenset(spec.kind for spec in all_specs() if spec.phone_address)
 RECIPIENT_TYPE_LABELS = dict(RecipientType.choices)
 
 
@@ -107,7 +110,7 @@ def _sent_at(r: Row) -> Cell:
 
 def _address(r: Row) -> Cell:
     address = r["address"]
-    if r["channel"] == "email" or not address.startswith("+1"):
+    if r["channel"] not in PHONE_CHANNELS or not address.startswith("+1"):
         return Cell(address)
     return Cell(format_phone(address), title=address)
 
@@ -142,6 +145,19 @@ def _history_url() -> str:
 
 def _broadcast(r: Row) -> Cell:
     return Cell(f"#{r['broadcast_id']}", href=f"{_history_url()}?broadcast={r['broadcast_id']}")
+
+
+def _message_text(r: Row) -> str:
+    subject, text = r["content__subject"] or "", r["content__text"] or ""
+    return f"{subject}\n\n{text}" if subject else text
+
+
+def _message(r: Row) -> Cell:
+    full = _message_text(r)
+    if not full:
+        return Cell("—", css="muted", title="Stored when it goes out")
+    one_line = " ".join(full.split())
+    return Cell(one_line if len(one_line) <= 80 else one_line[:79] + "…", title=full[:1000])
 
 
 def _sent_by(r: Row) -> Cell:
@@ -199,6 +215,8 @@ COLUMN_LIST: tuple[Column, ...] = (
     _col("resends", "Resends", "resend_count", _number("resend_count"), numeric=True),
     _col("redials", "Redials", "redial_count", _number("redial_count"), numeric=True),
     _col("provider_message_id", "Provider message id", "provider_message_id", _text("provider_message_id")),
+    # What was sent, as stored when it went out (messaging.content); empty before it goes out.
+    _col("message", "Message", ("content__subject", "content__text"), _message, wrap=True, export=_message_text),
 )
 COLUMNS: dict[str, Column] = {c.key: c for c in COLUMN_LIST}
 DEFAULT_COLUMNS: tuple[str, ...] = (
@@ -258,17 +276,36 @@ class Filters:
         return any(v not in (None, "") for v in self.__dict__.values())
 
 
+# A "From" before / a "To" after these bounds nothing: 0001-01-01 and 9999-12-31 themselves are valid
+# dates whose midnight (or next midnight) cannot be stored in UTC (issue 13: ?date_to=9999-12-31 was a 500).
+EARLIEST_BOUND = dt.date(1, 1, 3)
+LATEST_BOUND = dt.date(9999, 12, 29)
+
+
 def _day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+
+
+def storable_id(value: int | None, field_name: str) -> bool:
+    """Whether ``value`` fits the database column of ``Delivery.<field_name>`` (a 30-digit id fits none)."""
+    if value is None:
+        return False
+    field = Delivery._meta.get_field(field_name)
+    target = getattr(field, "target_field", field)
+    low, high = connection.ops.integer_field_range(target.get_internal_type())
+    return (low is None or value >= low) and (high is None or value <= high)
 
 
 def filtered(filters: Filters) -> QuerySet[Delivery]:
     """Deliveries matching ``filters`` (no ordering, no joins)."""
     qs = Delivery.objects.all()
-    if filters.date_from:
+    if filters.date_from and filters.date_from > EARLIEST_BOUND:
         qs = qs.filter(created_at__gte=_day_start(filters.date_from))
-    if filters.date_to:
+    if filters.date_to and filters.date_to < LATEST_BOUND:
         qs = qs.filter(created_at__lt=_day_start(filters.date_to + dt.timedelta(days=1)))
+    for value, field_name in ((filters.message_type_id, "message_type"), (filters.broadcast_id, "broadcast")):
+        if value and not storable_id(value, field_name):
+            return qs.none()  # no such row can exist
     if filters.message_type_id:
         qs = qs.filter(message_type_id=filters.message_type_id)
     if filters.channel:
@@ -346,9 +383,10 @@ class Cursor:
         micros, _, ident = text.partition(".")
         try:
             stamp = dt.datetime.fromtimestamp(int(micros) / 1_000_000, tz=dt.UTC)
-            return cls(created_at=stamp, id=int(ident))
+            cursor = cls(created_at=stamp, id=int(ident))
         except (ValueError, OverflowError, OSError):
             return None
+        return cursor if storable_id(cursor.id, "id") else None
 
     @classmethod
     def of(cls, row: Row) -> Cursor:
@@ -428,8 +466,17 @@ class _Echo:
 
 
 def _csv_safe(text: str) -> str:
-    """Neutralise spreadsheet formulas (CSV injection): a leading = + - @ tab or CR gets a quote."""
-    return "'" + text if text and text[0] in "=+-@\t\r" else text
+    """Neutralise spreadsheet formulas (CSV injection): a leading = + - @ tab or CR gets a quote.
+
+    A phone number in E.164 (``+`` and 7 to 15 ASCII digits, the first not 0) is left as it is: digits
+    alone cannot make a formula, and a quote would corrupt every exported phone number.
+    """
+    if not text or text[0] not in "=+-@\t\r":
+        return text
+    digits = text[1:]
+    if text[0] == "+" and 7 <= len(digits) <= 15 and digits.isascii() and digits.isdigit() and digits[0] != "0":
+        return text
+    return "'" + text
 
 
 def export_rows(filters: Filters, columns: Sequence[Column]) -> Iterator[str]:
@@ -463,7 +510,16 @@ class DeliveryDetail:
 
 def delivery_detail(pk: int) -> DeliveryDetail:
     """A delivery with every attempt and provider event, and one timeline of all of them in order."""
-    joins = ("message_type", "broadcast", "broadcast__created_by", "client", "user", "appointment")
+    joins = (
+        "message_type",
+        "broadcast",
+        "broadcast__created_by",
+        "client",
+        "user",
+        "appointment",
+        "content",
+        "template_version",
+    )
     delivery = Delivery.objects.select_related(*joins).get(pk=pk)
     attempts = list(Attempt.objects.filter(delivery=delivery).order_by("number", "id"))
     events = list(ProviderEvent.objects.filter(delivery=delivery).order_by("received_at", "id"))

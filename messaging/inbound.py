@@ -1,39 +1,30 @@
-"""Two-way SMS: a client's text to our number, stored, linked and acted on.
+"""Two-way SMS: a client's text, stored, linked and acted on.
 
-``handle_inbound_sms`` is the one handler behind the Twilio webhook (``inbound_views``):
+``handle_inbound_text`` is the one handler behind the SMS channel's inbound webhook
+(``messaging.channels.sms.inbound``), which reads the provider's fields into an ``InboundText``
+(``messaging.channels.sms.keywords``: the keywords and what a text asks for live there):
 
-1. store the text as an :class:`InboundMessage` (idempotent on Twilio's ``MessageSid``), linked to
-   the client (by the number it came from) and the most recent text we sent to that number, and
+1. store the text as an :class:`InboundMessage` (idempotent on the provider's message id), linked
+   to the client (by the number it came from) and the most recent text we sent to that number, and
    through it the appointment;
 2. opt-out keywords (STOP ...) put the number on the SMS Do-Not-Send list and mark the client
    "Replied STOP to texts"; opt-in keywords (START ...) lift that; HELP gets a short answer;
-3. confirm / cancel answers ("C", "YES", "1" / "N", "CANCEL" ...; configurable with the Django
-   settings ``SMS_CONFIRM_WORDS`` / ``SMS_DECLINE_WORDS``) set the appointment's *confirmation*
-   (never its scheduling status) and tell staff.
-
-Keywords both lists share: Twilio's own opt-out handling is authoritative. When Twilio sends
-``OptOutType`` (Advanced Opt-Out, or a default keyword on a long code) we apply it, because
-Twilio itself now refuses texts to that number until START; without ``OptOutType`` we match
-Twilio's default keywords ourselves. So "CANCEL" both opts the number out of texts *and* records
-the client's request to cancel the appointment (staff are told and call back: a text would no
-longer reach them); "YES" both opts in and confirms.
+3. confirm / cancel answers set the appointment's *confirmation* (never its scheduling status) and
+   tell staff (a cancel request writes the clinician's notice: :func:`notify_clinician`).
 
 ``appointment_reply`` is the effect shared with the voice reminder's "press 1 to confirm"
-(``<Gather>``): the dispatcher's Gather view calls it with ``source="voice"``.
+(``<Gather>``): the voice channel's Gather view calls it with the voice reply source.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
@@ -41,24 +32,29 @@ from bounces import services as bounce_services
 from clients.models import Appointment, AppointmentReply, AppointmentStatus, Client, ConfirmationStatus, ReplySource
 from clients.services import sms_opted_out_set
 from core import clock
-from messaging.models import Channel, Delivery, InboundMessage, Status
+from messaging.channels.sms.keywords import (  # noqa: F401  (InboundError, the word lists: re-exported)
+    CONFIRM,
+    CONFIRM_WORDS,
+    DECLINE,
+    DECLINE_WORDS,
+    HELP_WORDS,
+    OPT_IN_WORDS,
+    OPT_OUT_WORDS,
+    InboundError,
+    InboundText,
+    Intent,
+    confirm_words,
+    decline_words,
+    intent_of,
+    normalised_word,
+    parse_twilio_inbound,
+)
+from messaging.models import Delivery, InboundMessage, Status
 
 logger = logging.getLogger(__name__)
 
-# Twilio's default keywords on long codes and toll-free numbers.
-OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
-OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
-HELP_WORDS = frozenset({"HELP", "INFO"})
-CONFIRM_WORDS = ("C", "Y", "YES", "1", "CONFIRM", "CONFIRMED", "OK")
-DECLINE_WORDS = ("N", "NO", "2", "CANCEL", "CXL")
 REPLY_WINDOW = dt.timedelta(days=30)  # a text relates to what we sent this number within this time
-
-CONFIRM, DECLINE = "confirm", "decline"
 ANSWER_STATUS = {CONFIRM: ConfirmationStatus.CONFIRMED, DECLINE: ConfirmationStatus.DECLINED}
-
-
-class InboundError(ValueError):
-    """The webhook's data cannot be a Twilio inbound message (answered with 400)."""
 
 
 @dataclass(frozen=True)
@@ -68,59 +64,13 @@ class InboundResult:
     reply: str = ""  # text of the TwiML <Message> answer, if any
 
 
-def confirm_words() -> frozenset[str]:
-    return frozenset(w.upper() for w in getattr(settings, "SMS_CONFIRM_WORDS", CONFIRM_WORDS))
-
-
-def decline_words() -> frozenset[str]:
-    return frozenset(w.upper() for w in getattr(settings, "SMS_DECLINE_WORDS", DECLINE_WORDS))
-
-
-def normalised_word(body: str) -> str:
-    """The body as a keyword: trimmed, upper case, without surrounding quotes or final punctuation."""
-    text = " ".join((body or "").split()).upper()
-    return re.sub(r"^[\"'“”]+|[\"'“”.!?,;:]+$", "", text)
-
-
-def e164(number: str) -> str:
-    try:
-        parsed = phonenumbers.parse(number, settings.PHONENUMBER_DEFAULT_REGION)
-    except phonenumbers.NumberParseException as exc:
-        raise InboundError("From is not a phone number") from exc
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
-@dataclass(frozen=True)
-class Intent:
-    keyword: str  # stored on the InboundMessage: STOP, START, HELP, CONFIRM, DECLINE or ''
-    opt: str  # "STOP", "START", "HELP" or ''
-    answer: str  # CONFIRM, DECLINE or ''
-
-
-def intent_of(body: str, opt_out_type: str = "") -> Intent:
-    """What a text asks for. Twilio's ``OptOutType`` wins over our own keyword matching."""
-    word = normalised_word(body)
-    opt = (opt_out_type or "").strip().upper()
-    if opt not in {"STOP", "START", "HELP"}:
-        opt = ""
-        if word in OPT_OUT_WORDS:
-            opt = "STOP"
-        elif word in OPT_IN_WORDS:
-            opt = "START"
-        elif word in HELP_WORDS:
-            opt = "HELP"
-    answer = CONFIRM if word in confirm_words() else DECLINE if word in decline_words() else ""
-    keyword = opt or answer.upper()
-    return Intent(keyword=keyword, opt=opt, answer=answer)
-
-
 # --- Linking ------------------------------------------------------------------------------------
 
 
-def last_text_to(number: str, now: dt.datetime) -> Delivery | None:
-    """The most recent text we sent to ``number`` (within ``REPLY_WINDOW``)."""
+def last_text_to(number: str, now: dt.datetime, channel: str) -> Delivery | None:
+    """The most recent text we sent to ``number`` on ``channel`` (within ``REPLY_WINDOW``)."""
     return (
-        Delivery.objects.filter(channel=Channel.SMS, address=number, created_at__gte=now - REPLY_WINDOW)
+        Delivery.objects.filter(channel=channel, address=number, created_at__gte=now - REPLY_WINDOW)
         .exclude(status__in=[Status.SCHEDULED, Status.QUEUED, Status.SUPPRESSED, Status.CANCELLED])
         .select_related("client", "appointment")
         .order_by("-sent_at", "-created_at", "-id")
@@ -149,20 +99,20 @@ def next_appointment(client: Client, now: dt.datetime) -> Appointment | None:
 
 
 def handle_inbound_sms(params: Mapping[str, str]) -> InboundResult:
-    """Store and act on one inbound text (Twilio's webhook fields). Idempotent on ``MessageSid``."""
-    sid = (params.get("MessageSid") or params.get("SmsSid") or "").strip()
-    if not sid or len(sid) > 64:
-        raise InboundError("MessageSid is missing")
-    if not params.get("From"):
-        raise InboundError("From is missing")
+    """Store and act on one inbound text given as Twilio's webhook fields (see :func:`handle_inbound_text`)."""
+    return handle_inbound_text(parse_twilio_inbound(params))
+
+
+def handle_inbound_text(text: InboundText) -> InboundResult:
+    """Store and act on one inbound text. Idempotent on the provider's message id."""
+    sid = text.provider_message_id
     existing = InboundMessage.objects.filter(provider_message_id=sid).first()
     if existing is not None:
         return InboundResult(message=existing, created=False)
-    number = e164(params["From"])
-    body = (params.get("Body") or "")[:1600]
-    intent = intent_of(body, params.get("OptOutType", ""))
+    number, body = text.from_number, text.body
+    intent = intent_of(body, text.opt_out_type)
     now = clock.now()
-    delivery = last_text_to(number, now)
+    delivery = last_text_to(number, now, text.channel)
     client = delivery.client if delivery is not None and delivery.client is not None else client_with_cell(number)
     appointment = delivery.appointment if delivery is not None else None
     if appointment is None and client is not None:
@@ -172,7 +122,7 @@ def handle_inbound_sms(params: Mapping[str, str]) -> InboundResult:
             message = InboundMessage.objects.create(
                 provider_message_id=sid,
                 from_number=number,
-                to_number=(params.get("To") or "")[:32],
+                to_number=text.to_number,
                 body=body,
                 keyword=intent.keyword,
                 client=client,
@@ -285,47 +235,30 @@ def appointment_reply(
             received_at=now,
         )
         if answer == DECLINE:
-            transaction.on_commit(lambda: _enqueue_notification(reply.pk))
+            notify_clinician(reply_id=reply.pk)  # its delivery row commits with the reply
     appointment.confirmation, appointment.confirmation_at = status, now
     return reply
 
 
-def _enqueue_notification(reply_id: int) -> None:
-    from messaging.automation_tasks import notify_clinician_of_reply
-
-    try:
-        notify_clinician_of_reply.delay(reply_id)
-    except Exception:  # broker down: the reply is on the appointments screen anyway
-        logger.exception("could not queue the clinician notification of reply %s", reply_id)
-
-
 def notify_clinician(*, reply_id: int) -> bool:
-    """E-mail the appointment's clinician about a client's cancel request (no client name: ids only)."""
-    reply = (
-        AppointmentReply.objects.select_related("appointment__clinician", "appointment__client")
-        .filter(pk=reply_id)
-        .first()
-    )
-    if reply is None or not reply.appointment.clinician.email:
-        return False
-    from messaging.rendering import format_date, format_time
+    """Tell the appointment's clinician that a client asked to cancel (no client name: ids only).
 
+    The notice is an automated message (type ``clinician-reply-notice``) with a delivery row, by
+    the clinician's e-mail or else a text to their cell phone, so History, bounces and retries
+    apply to it like to any message. Idempotent on the reply. False when nothing was written
+    (already told, no clinician address, or the type switched off).
+    """
+    from messaging.automation import send_staff_message
+    from messaging.automation.specs import CLINICIAN_REPLY
+
+    reply = AppointmentReply.objects.select_related("appointment__clinician").filter(pk=reply_id).first()
+    if reply is None or reply.appointment.clinician is None:
+        return False
     appointment = reply.appointment
-    local = appointment.start.astimezone(clock.clinic_zone())
-    when = f"{format_date(local)} at {format_time(local)}"
-    what = "asked to cancel" if reply.answer == ConfirmationStatus.DECLINED else "confirmed"
-    link = f"{settings.PUBLIC_BASE_URL}/messaging/appointments/#appointment-{appointment.pk}"
-    send_mail(
-        subject=f"Client reply: {what} (appointment #{appointment.pk})",
-        message=(
-            f"A client {what} the appointment on {when} (appointment #{appointment.pk}) "
-            f"by {reply.get_source_display().lower()}.\n\nThe appointment's status has not been changed. "
-            f"Review it on the Scheduled Appointments screen:\n{link}\n"
-        ),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[appointment.clinician.email],
+    written = send_staff_message(
+        code=CLINICIAN_REPLY, user=appointment.clinician, appointment=appointment, idempotency_key=f"reply{reply.pk}"
     )
-    return True
+    return bool(written)
 
 
 # --- Answers ------------------------------------------------------------------------------------

@@ -129,6 +129,67 @@ class MessageTemplate(models.Model):
         return f"{self.message_type} / {self.get_channel_display()}"
 
 
+class TemplateVersion(models.Model):
+    """A message template as it was when messages were created from it (``Delivery.template_version``).
+
+    A new version is made the first time a message is created after the template changed
+    (``messaging.content.version_for``), so every edit path (the admin, a data migration) is covered.
+    Versions are never changed or deleted: what a message was made from stays readable.
+    """
+
+    template = models.ForeignKey(MessageTemplate, null=True, on_delete=models.SET_NULL, related_name="versions")
+    message_type = models.ForeignKey(MessageType, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    number = models.PositiveIntegerField()
+    digest = models.CharField(
+        max_length=64, help_text="SHA-256 of the fields below: an unchanged template is one version"
+    )
+    sms_body = models.TextField(blank=True)
+    email_subject = models.CharField(max_length=200, blank=True)
+    email_text = models.TextField(blank=True)
+    email_html = models.TextField(blank=True)
+    voice_script = models.TextField(blank=True)
+    voice_audio = models.FileField(upload_to="voice/", blank=True, max_length=255)
+    voice_audio_sha256 = models.CharField(max_length=64, blank=True)
+    fax_body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["message_type", "channel", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["message_type", "channel", "number"], name="one_template_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_type} / {self.get_channel_display()} v{self.number}"
+
+
+class MessageContent(models.Model):
+    """What a message said, exactly as it went out; identical content is stored once (``digest``).
+
+    ``parts`` holds every rendered part (``messaging.rendering.Rendered``) so the message can be shown
+    again without a template; ``subject`` / ``text`` and the channel's facts (an SMS's encoding and
+    segments, a recording's file and checksum) are columns for screens and exports.
+    """
+
+    digest = models.CharField(max_length=64, unique=True)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    subject = models.CharField(max_length=255, blank=True)
+    text = models.TextField(blank=True)
+    parts = models.JSONField(default=dict)
+    encoding = models.CharField(max_length=8, blank=True)
+    segments = models.PositiveSmallIntegerField(null=True, blank=True)
+    audio = models.CharField(max_length=255, blank=True, help_text="The recording played (file name)")
+    audio_sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "message contents"
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.digest[:12]}"
+
+
 class Broadcast(models.Model):
     class State(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -154,6 +215,7 @@ class Broadcast(models.Model):
         permissions = [
             ("send_messages", "Can send messages from Utilities > Messaging"),
             ("view_history", "Can view messaging history"),
+            ("cancel_any_broadcast", "Can cancel broadcasts other users created"),
         ]
 
     def __str__(self) -> str:
@@ -235,6 +297,14 @@ class Delivery(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     # Exactly-once key for automated messages: (appointment or user, type, offset, channel).
     dedupe_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    # What it says: the template version fixed when the message was created, and the content stored
+    # when it went out (messaging.content). No index of their own: they are read through the row.
+    template_version = models.ForeignKey(
+        TemplateVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    content = models.ForeignKey(
+        MessageContent, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -25,6 +25,8 @@ from functools import cache
 
 from django.conf import settings
 
+from messaging.channels.registry import spec_for
+
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "pimsy:rate:"
@@ -71,7 +73,12 @@ class Reservation:
 
 
 def rate_for(channel: str) -> float:
-    rate = float(settings.RATE_LIMITS_PER_SECOND.get(channel, 0) or 0)
+    """Sends per second on ``channel``: ``RATE_LIMITS_PER_SECOND`` (the environment), else its spec's default."""
+    try:
+        default = spec_for(channel).rate_per_second
+    except LookupError:
+        default = 0.0
+    rate = float(settings.RATE_LIMITS_PER_SECOND.get(channel, default) or 0)
     return rate if rate > 0 and math.isfinite(rate) else 0.0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -20,8 +21,8 @@ from bounces.selectors import blocked_addresses, normalise
 from clients.models import Appointment, AppointmentStatus, Client, ContactMethod, StaffProfile
 from core import clock
 from messaging.addresses import contact_address_for, preference_allows
+from messaging.channels.registry import all_specs, contact_field_names, spec_for
 from messaging.channels.registry import label as channel_label
-from messaging.channels.registry import spec_for
 from messaging.exclusions import Why
 from messaging.models import Audience, MessageType, RecipientType, Selection
 
@@ -190,14 +191,9 @@ class _Profile:
     sms_opted_out: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _Contact:
-    """Chart or alternate contact fields, as the raw stored strings (E.164 numbers)."""
-
-    phone: str
-    cell_phone: str
-    email: str
-    fax: str
+class _Contact(SimpleNamespace):
+    """Chart or alternate contact fields, as the raw stored strings (E.164 numbers); a field not
+    read (no chosen channel needs it) is ""."""
 
 
 def _raw(path: str) -> ExpressionWrapper:
@@ -205,12 +201,20 @@ def _raw(path: str) -> ExpressionWrapper:
     return ExpressionWrapper(F(path), output_field=CharField())
 
 
-_CONTACT_FIELDS = ("phone", "cell_phone", "email", "fax")
+# Every field a channel reads an address from: the chart's / alternate's contact fields, then the
+# client's own (the portal login), each with the ORM path a bulk read annotates.
+_CONTACT_FIELDS = contact_field_names()
+_OWN_FIELDS = {spec.address_field: spec.address_path for spec in all_specs() if spec.address_field}
+_NO_CONTACT = dict.fromkeys([*_CONTACT_FIELDS, *_OWN_FIELDS], "")
 
 
 def _fields_for_channel(channel: str) -> set[str]:
     """The contact fields the channel's address rule reads (its spec's ``contact_fields``)."""
     return set(spec_for(channel).contact_fields)
+
+
+def _own_fields_for(channels: Sequence[str]) -> list[str]:
+    return [spec_for(c).address_field for c in channels if spec_for(c).address_field]
 
 
 _PERSON_FIELDS = (
@@ -250,6 +254,8 @@ class _ClientColumns:
         self.fields = [f"{prefix}{f}" for f in _PERSON_FIELDS]
         self.raw = {f"c_{f}": _raw(f"{prefix}{f}") for f in self.contact_fields}
         self.raw |= {f"a_{f}": _raw(f"{prefix}messaging_contact__{f}") for f in self.contact_fields}
+        self.own_fields = _own_fields_for(channels)
+        self.raw |= {f"o_{f}": _raw(f"{prefix}{_OWN_FIELDS[f]}") for f in self.own_fields}
 
     @property
     def names(self) -> list[str]:
@@ -259,6 +265,7 @@ class _ClientColumns:
         (pk, first, last, active, part2, consent, preferred, use_detail, stopped, alt_id) = values[:10]
         n = len(self.contact_fields)
         chart_values, alt_values = values[10 : 10 + n], values[10 + n : 10 + 2 * n]
+        own_values = values[10 + 2 * n :]
         profile = None
         if consent is not None:  # LEFT JOIN: no profile row
             profile = _Profile(consent, preferred, use_detail, stopped)
@@ -268,13 +275,15 @@ class _ClientColumns:
             is_active=active,
             part2=part2,
             profile=profile,
-            chart=self._contact(chart_values),
+            chart=self._contact(chart_values, own_values),
             alternate=self._contact(alt_values) if alt_id is not None else None,
         )
 
-    def _contact(self, values: Sequence[str | None]) -> _Contact:
-        given = dict(zip(self.contact_fields, values, strict=True))
-        return _Contact(*(given.get(f) or "" for f in _CONTACT_FIELDS))
+    def _contact(self, values: Sequence[str | None], own: Sequence[str | None] = ()) -> _Contact:
+        given = {f: v or "" for f, v in zip(self.contact_fields, values, strict=True)}
+        if own:  # the chart row carries the client's own addresses; an alternate has none
+            given |= {f: v or "" for f, v in zip(self.own_fields, own, strict=True)}
+        return _Contact(**(_NO_CONTACT | given))
 
 
 def _today() -> dt.date:
@@ -304,11 +313,13 @@ def _appointments(selection: str, start_date: dt.date | None, end_date: dt.date 
     return qs.order_by("start", "id")
 
 
-def _appointment_reason(selection: str, status: str) -> str:
+def _appointment_reason(selection: str, status: str, start: dt.datetime | None = None) -> str:
     if status == AppointmentStatus.CANCELLED:
         return Why.CANCELLED
     if selection == Selection.COMPLETED_APPOINTMENTS:
         return Why.NO_SHOW if status == AppointmentStatus.NO_SHOW else ""
+    if start is not None and start <= clock.now():  # "upcoming" means upcoming (issue 12)
+        return Why.STARTED
     if status == AppointmentStatus.COMPLETED:
         return Why.COMPLETED
     if status == AppointmentStatus.NO_SHOW:
@@ -338,7 +349,7 @@ def _client_candidates(
                 appointment_id=appointment_id,
                 when=start,
             )
-            extra = _appointment_reason(selection, status)
+            extra = _appointment_reason(selection, status, start)
             yield _client_candidate(recipient, client, channels, only_preferences, part2_blocked, extra)
         return
     columns = _ClientColumns("", channels)

@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING
 
 import phonenumbers
 from django.conf import settings
+from django.urls import reverse
 
 from core import clock
+from messaging.channels.registry import spec_for
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -46,6 +48,9 @@ PLACEHOLDERS: dict[str, str] = {
     "renewal_date": "Its renewal date",
     "statement_message": "Setting 182 (BILLING - STATEMENT message)",
     "portal_message": "Setting 371 (PORTAL - Change or Forgot Password Change Message)",
+    "portal_url": "The client portal's address (where portal messages are read)",
+    "appointment_id": "The appointment's number (staff notices: no client name)",
+    "appointment_url": "The appointment on the Scheduled Appointments screen (staff notices)",
 }
 
 _PLACEHOLDER_RE = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
@@ -63,6 +68,8 @@ class Rendered:
     voice_script: str = ""
     voice_audio_url: str | None = None  # the template's recorded audio: URL path only, no host
     fax_text: str = ""
+    voice_audio_name: str = ""  # the recording's file name and checksum (its template version's)
+    voice_audio_sha256: str = ""
 
 
 def substitute(text: str, context: dict[str, str], *, escape_html: bool = False) -> str:
@@ -102,6 +109,8 @@ def render_for(*, template: MessageTemplate, context: dict[str, str]) -> Rendere
         voice_script=substitute(template.voice_script, context).strip(),
         voice_audio_url=audio,
         fax_text=substitute(template.fax_body, context),
+        voice_audio_name=template.voice_audio.name if template.voice_audio else "",
+        voice_audio_sha256=getattr(template, "voice_audio_sha256", ""),
     )
 
 
@@ -134,11 +143,12 @@ def format_phone(number: str) -> str:
 
 
 def confirm_instructions(channel: str) -> str:
-    if channel == "sms":
-        return "Reply C to confirm or N to cancel."
-    if channel == "voice":
-        return "To confirm, press 1."
-    return f"To confirm or reschedule, call {format_phone(settings.PRACTICE_PHONE)}."
+    """How to confirm on ``channel`` (its spec's words: reply C, press 1), else: call the practice."""
+    try:
+        words = spec_for(channel).confirm_instructions
+    except LookupError:
+        words = ""
+    return words or f"To confirm or reschedule, call {format_phone(settings.PRACTICE_PHONE)}."
 
 
 def _appointment_when(start: dt.datetime, zone: zoneinfo.ZoneInfo) -> tuple[str, str]:
@@ -194,6 +204,7 @@ def base_context(*, channel: str, description: str = "") -> dict[str, str]:
         "description": description,
         "statement_message": str(get_setting(182)),
         "portal_message": str(get_setting(371)),
+        "portal_url": settings.PUBLIC_BASE_URL + reverse("portal:inbox"),
     }
 
 
@@ -234,6 +245,10 @@ def _appointment_context(appointment: Appointment, *, zone: zoneinfo.ZoneInfo, n
     else:
         location = NEUTRAL_LOCATION if neutral else (appointment.location or NEUTRAL_LOCATION)
     return {
+        "appointment_id": str(appointment.pk),
+        "appointment_url": settings.PUBLIC_BASE_URL
+        + reverse("messaging:appointments")
+        + f"#appointment-{appointment.pk}",
         "appointment_date": date,
         "appointment_time": time,
         "clinician_name": NEUTRAL_CLINICIAN if neutral else staff_name(appointment.clinician),
@@ -284,12 +299,8 @@ def template_for(message_type_id: int, channel: str) -> MessageTemplate | None:
 
 
 def render_delivery(delivery: Delivery) -> Rendered:
-    """What ``delivery`` says: its message type's template for its channel, rendered for its recipient.
+    """What ``delivery`` says: see :func:`messaging.content.rendered_for` (the stored content once it
+    went out, else its template version rendered for the recipient)."""
+    from messaging.content import rendered_for  # content builds on this module
 
-    A type without a template for the channel renders empty (the dispatcher records that as our
-    configuration error rather than sending an empty message).
-    """
-    template = template_for(delivery.message_type_id, delivery.channel)
-    if template is None:
-        return Rendered()
-    return render_for(template=template, context=delivery_context(delivery))
+    return rendered_for(delivery)

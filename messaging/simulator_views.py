@@ -1,7 +1,8 @@
 """The demo's "Provider Simulators" page: what the local Twilio, fax and SMTP simulators received.
 
 Each simulator answers ``GET <control url>/_sim/received`` with JSON records; the page shows the
-newest first and refreshes itself with htmx. Credentials embedded in callback URLs are masked.
+newest first and refreshes itself with htmx. Credentials embedded in callback URLs are masked. The page
+exists only in demo mode and only staff (``is_staff``) may open it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 import requests
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 LABELS = {"twilio": "Twilio (SMS and calls)", "fax": "Fax API", "smtp": "SMTP (e-mail)"}
@@ -87,6 +89,11 @@ def fetch(key: str, url: str) -> SimulatorView:
 
 @login_required
 def simulators(request: HttpRequest) -> HttpResponse:
+    """Demo only (404 otherwise), staff only: it shows what the simulators were sent, PHI included."""
+    if not settings.DEMO_MODE:
+        raise Http404("The provider simulators exist only in demo mode.")
+    if not request.user.is_staff:
+        raise PermissionDenied("The provider simulators page is for staff administrators.")
     views = [fetch(key, url) for key, url in settings.SIMULATOR_CONTROL_URLS.items()]
     template = "messaging/simulators.html#received" if getattr(request, "htmx", False) else "messaging/simulators.html"
     return render(request, template, {"simulators": views, "max_rows": MAX_ROWS})

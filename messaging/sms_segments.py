@@ -171,9 +171,6 @@ _CLINICAL_RE = re.compile(
     re.IGNORECASE,
 )
 
-# Where clinical details must not go, and how staff see that place named.
-SENSITIVE_PLACES = {"sms": "text message", "voice": "voicemail", "email_subject": "e-mail subject"}
-
 
 def clinical_terms_in(text: str) -> list[str]:
     """Clinical words found in ``text`` (lower-case, each once, in order of appearance)."""
@@ -185,13 +182,13 @@ def clinical_terms_in(text: str) -> list[str]:
     return found
 
 
-def clinical_warning(text: str, place: str) -> str:
-    """A staff-facing warning if ``text`` (for ``place``: sms, voice, email_subject) holds clinical words."""
+def clinical_warning(text: str, where: str) -> str:
+    """A staff-facing warning if ``text`` holds clinical words; ``where`` names the place as staff
+    read it ("text message", "voicemail", "e-mail subject": a channel spec's ``clinical_check_place``)."""
     words = clinical_terms_in(text)
     if not words:
         return ""
     quoted = ", ".join(f"“{w}”" for w in words)
-    where = SENSITIVE_PLACES.get(place, place)
     return (
         f"The {where} mentions {quoted}. Clinical details (diagnosis, medication, program names) must "
         f"not appear in a {where}: anyone who sees the phone or inbox can read it."

@@ -71,16 +71,31 @@ def _period(form: PeriodForm, today: date) -> tuple[date, date]:
     return (start, end) if end >= start else (first, today)
 
 
+# A start before / an end after these bounds nothing: the midnight of 0001-01-01 (or the one after
+# 9999-12-31) cannot be stored in UTC (issue 13: ?end=9999-12-31 was a 500).
+EARLIEST_BOUND = date(1, 1, 3)
+LATEST_BOUND = date(9999, 12, 29)
+
+
 def _aware(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+def _in_period(start: date, end: date) -> Q:
+    """Finished in [start, end] (not finished yet: created then); an extreme date is no bound."""
+    finished, created = Q(), Q()
+    if start > EARLIEST_BOUND:
+        finished &= Q(finished_at__gte=_aware(start))
+        created &= Q(created_at__gte=_aware(start))
+    if end < LATEST_BOUND:
+        finished &= Q(finished_at__lt=_aware(end + timedelta(days=1)))
+        created &= Q(created_at__lt=_aware(end + timedelta(days=1)))
+    return (Q(finished_at__isnull=False) & finished) | (Q(finished_at__isnull=True) & created)
+
+
 def failure_counts(*, start: date, end: date, channel: str = "") -> dict[tuple[str, str], int]:
     """Failed (and suppressed) deliveries per (category, channel) finished in [start, end]."""
-    lo, hi = _aware(start), _aware(end + timedelta(days=1))
-    in_period = Q(finished_at__gte=lo, finished_at__lt=hi) | Q(
-        finished_at__isnull=True, created_at__gte=lo, created_at__lt=hi
-    )
+    in_period = _in_period(start, end)
     rows = Delivery.objects.filter(status__in=["failed", "suppressed"]).exclude(bounce_category="").filter(in_period)
     if channel:
         rows = rows.filter(channel=channel)

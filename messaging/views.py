@@ -24,17 +24,18 @@ from django.http import (
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clients.models import Appointment, Client
 from messaging import history as hist
-from messaging.broadcasts import NothingToSend, broadcast_cancel, broadcast_create, broadcast_progress
-from messaging.channels.registry import all_specs
+from messaging.broadcasts import NothingToSend, broadcast_cancel, broadcast_create, broadcast_progress, may_cancel
+from messaging.channels.registry import all_specs, spec_for
+from messaging.content import said
 from messaging.forms import HistoryFilterForm, NewMessageForm, new_idempotency_key, send_label
 from messaging.models import Broadcast, Channel, MessageTemplate, MessageType, Selection
 from messaging.recipients import RecipientList, recipients_for
 from messaging.rendering import recipient_context, render_for, sample_context, unknown_placeholders
-from messaging.sms_segments import clinical_warning, sms_info, sms_warnings
 
 send_required = permission_required("messaging.send_messages", raise_exception=True)
 history_required = permission_required("messaging.view_history", raise_exception=True)
@@ -198,22 +199,9 @@ def _channel_preview(channel: str, template: MessageTemplate | None, context: di
         preview["missing"] = True
         return preview
     rendered = render_for(template=template, context=context)
-    warnings: list[str] = []
-    if channel == Channel.SMS:
-        info = sms_info(rendered.sms_body)
-        preview.update(body=rendered.sms_body, source=template.sms_body, sms=info)
-        warnings += sms_warnings(info)
-        warnings.append(clinical_warning(rendered.sms_body, "sms"))
-    elif channel == Channel.EMAIL:
-        preview.update(subject=rendered.email_subject, body=rendered.email_text, source=template.email_text)
-        warnings.append(clinical_warning(rendered.email_subject, "email_subject"))
-    elif channel == Channel.VOICE:
-        preview.update(body=rendered.voice_script, source=template.voice_script, audio=rendered.voice_audio_url)
-        if not rendered.voice_audio_url:
-            warnings.append(clinical_warning(rendered.voice_script, "voice"))
-    else:
-        preview.update(body=rendered.fax_text, source=template.fax_body)
-    sources = [template.sms_body, template.email_subject, template.email_text, template.voice_script, template.fax_body]
+    fields, warnings = import_string(spec_for(channel).preview)(rendered, template)
+    preview.update(fields)
+    sources = [getattr(template, name) for name in spec_for(channel).template_fields]
     unknown = sorted({name for text in sources for name in unknown_placeholders(text)})
     if unknown:
         warnings.append("Unknown placeholders render empty: " + ", ".join("{{ " + n + " }}" for n in unknown))
@@ -284,6 +272,8 @@ def broadcast_status(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def broadcast_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     broadcast = _broadcast(pk)
+    if not may_cancel(request.user, broadcast):
+        raise PermissionDenied("Cancelling another user's broadcast needs the 'cancel any broadcast' permission.")
     count = broadcast_cancel(broadcast=broadcast, user=request.user)
     messages.success(request, f"Broadcast #{broadcast.pk}: {count} message{'s' if count != 1 else ''} cancelled.")
     return render(request, f"{NEW_PAGE}#progress-response", _progress_context(broadcast))
@@ -391,6 +381,7 @@ def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "detail": detail,
         "d": detail.delivery,
         "category_explanation": hist.category_explanations().get(category, "") if category else "",
+        "said": said(detail.delivery),
         "back": reverse("messaging:history"),
     }
     return render(request, "messaging/delivery_detail.html", context)

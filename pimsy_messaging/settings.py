@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 import zoneinfo
@@ -50,6 +51,9 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "django_celery_beat",
     "anymail",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "clients",
     "messaging",
     "bounces",
@@ -63,6 +67,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "axes.middleware.AxesMiddleware",  # a lockout becomes the lockout page (pimsy_messaging.logins)
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): signed in with a TOTP code
+    "pimsy_messaging.two_factor.RequireSuperuserTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -103,6 +110,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
 
+# Passwords (outside demo and tests): at least 12 characters, unlike the user's names, not a common
+# password, and a zxcvbn strength score of at least PASSWORD_MIN_STRENGTH (0-4; 3 = safely unguessable).
+PASSWORD_MINIMAL_STRENGTH = env_int("PASSWORD_MIN_STRENGTH", 3)
 AUTH_PASSWORD_VALIDATORS = (
     []
     if (DEMO_MODE or TESTING)
@@ -110,11 +120,35 @@ AUTH_PASSWORD_VALIDATORS = (
         {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
         {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
         {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+        {"NAME": "django_zxcvbn_password_validator.ZxcvbnPasswordValidator"},
     ]
 )
-# ModelBackend with a user's own and group permissions read in one query (pimsy_messaging.auth_backends):
-# PostgreSQL took ~2 ms per request to plan ModelBackend's two permission joins.
-AUTHENTICATION_BACKENDS = ["pimsy_messaging.auth_backends.OneQueryPermissionsBackend"]
+# axes first: it refuses a locked-out login before any password is checked. Then ModelBackend with a
+# user's own and group permissions read in one query (pimsy_messaging.auth_backends): PostgreSQL took
+# ~2 ms per request to plan ModelBackend's two permission joins.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "pimsy_messaging.auth_backends.OneQueryPermissionsBackend",
+]
+# Login throttling (django-axes, database handler; pimsy_messaging.logins): a user is locked out after
+# LOGIN_FAILURES_PER_USER failures, an address after LOGIN_FAILURES_PER_IP, for LOGIN_LOCKOUT_MINUTES
+# after the last failure; an admin unlocks by deleting the rows under Administration > Axes.
+AXES_HANDLER = "pimsy_messaging.logins.LoginThrottle"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURES_PER_USER", 5)
+LOGIN_FAILURES_PER_IP = env_int("LOGIN_FAILURES_PER_IP", 20)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "pimsy_messaging.logins.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "pimsy_messaging.logins.client_ip"
+# Two-factor sign-in (TOTP, pimsy_messaging.two_factor): optional for staff, required for superusers in
+# production (a superuser without an authenticator app is sent to set one up before anything else).
+OTP_REQUIRED_FOR_SUPERUSERS = env_bool("OTP_REQUIRED_FOR_SUPERUSERS", not (DEBUG or DEMO_MODE or TESTING))
+OTP_TOTP_ISSUER = env_str("OTP_ISSUER", "PIMSY Messaging")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # admins delete a lost device; they never see anyone's secret
+# Reverse proxies in front of the app that append the client's address to X-Forwarded-For.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 1 if env_bool("BEHIND_PROXY", False) else 0)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -210,11 +244,13 @@ DISPATCH_LEASE_SECONDS = env_int("DISPATCH_LEASE_SECONDS", 120)
 # Grace after a lease expires before a job is restarted, so a provider callback can arrive first.
 DISPATCH_RESTART_GRACE_SECONDS = env_int("DISPATCH_RESTART_GRACE_SECONDS", 300)
 DAY_START_TIME = env_str("MESSAGING_DAY_START", "08:00")
+# Sends per second per channel, shared by all workers: each channel's spec has its default
+# (``rate_per_second``); RATE_<CHANNEL>_PER_SECOND in the environment (RATE_SMS_PER_SECOND=20)
+# overrides it here; 0 means no limit.
 RATE_LIMITS_PER_SECOND = {
-    "sms": env_float("RATE_SMS_PER_SECOND", 50.0),
-    "voice": env_float("RATE_VOICE_PER_SECOND", 1.0),
-    "email": env_float("RATE_EMAIL_PER_SECOND", 100.0),
-    "fax": env_float("RATE_FAX_PER_SECOND", 1.0),
+    name[len("RATE_") : -len("_PER_SECOND")].lower(): env_float(name, 0.0)
+    for name in os.environ
+    if name.startswith("RATE_") and name.endswith("_PER_SECOND")
 }
 
 # --- Bounces ---------------------------------------------------------------------------------
@@ -257,6 +293,11 @@ if "WEBHOOK_SECRET" not in ANYMAIL and (DEMO_MODE or TESTING):
     ANYMAIL["WEBHOOK_SECRET"] = "demo:demo-webhook-secret"
 if "WEBHOOK_SECRET" in ANYMAIL:
     ANYMAIL["WEBHOOK_SECRET"] = [s for s in str(ANYMAIL["WEBHOOK_SECRET"]).split(",") if s]
+# Only EMAIL_BACKEND's ESP's tracking webhook and what ANYMAIL_WEBHOOK_ESPS lists ("postmark:inbound",
+# "sparkpost" for both kinds) get URLs (messaging.channels.email.webhooks); the tests post to these.
+if "WEBHOOK_ESPS" not in ANYMAIL and TESTING:
+    ANYMAIL["WEBHOOK_ESPS"] = "amazon_ses,brevo:tracking,mailgun,postmark,sparkpost"
+    ANYMAIL.setdefault("MAILGUN_WEBHOOK_SIGNING_KEY", "test-mailgun-signing-key")
 
 FAX_ENABLED = env_bool("FAX_ENABLED", True)
 FAX_API_BASE = env_str("FAX_API_BASE", "https://fax.api.sinch.com")
@@ -280,5 +321,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"twilio.http_client": {"level": "WARNING"}, "flufl.bounce": {"level": "WARNING"}},
+    "loggers": {
+        "twilio.http_client": {"level": "WARNING"},
+        "flufl.bounce": {"level": "WARNING"},
+        "axes": {"level": "ERROR"},  # pimsy_messaging.logins logs each failure and lockout instead
+    },
 }

@@ -5,14 +5,20 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from messaging.channels.email.unsubscribe import unsubscribe as email_unsubscribe
+from pimsy_messaging.logins import is_portal_user
+from pimsy_messaging.staff_login import StaffLoginView
+from pimsy_messaging.two_factor import two_factor
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    if is_portal_user(request.user):  # a client signed in at the portal: the staff site is not theirs
+        return redirect("portal:inbox")
     return render(request, "home.html")
 
 
@@ -26,8 +32,11 @@ admin.site.site_title = "PIMSY administration"
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", StaffLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/two-factor/", two_factor, name="two-factor"),
+    # One login for the staff site and the admin: the staff login (throttled, two-factor, no portal accounts).
+    path("admin/login/", RedirectView.as_view(pattern_name="login", query_string=True)),
     path("admin/", admin.site.urls),
     path("clients/", include("clients.urls")),
     path("messaging/", include("messaging.urls")),
@@ -36,5 +45,6 @@ urlpatterns = [
     path("bounces/unsubscribe/<str:token>/", email_unsubscribe, name="email-unsubscribe"),
     path("webhooks/", include("messaging.webhook_urls")),
     path("portal/", include("messaging.portal.urls")),
-    path("anymail/", include("anymail.urls")),
+    # anymail's ESP webhooks: only the configured ESPs', behind basic auth (fails closed).
+    path("anymail/", include("messaging.channels.email.anymail_urls")),
 ]

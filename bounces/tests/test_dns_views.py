@@ -250,7 +250,7 @@ def test_summary_counts_failures_by_category_and_channel(client: Any, django_use
     html = response.content.decode()
     assert "4 Bad-Mailbox" in html and "this month" in html
     rows = {r.category: r for r in response.context["rows"]}
-    assert [c.count for c in rows["Bad-Mailbox"].cells] == [3, 1, 0, 0]  # email, sms, voice, fax
+    assert [c.count for c in rows["Bad-Mailbox"].cells] == [3, 1, 0, 0, 0]  # email, sms, voice, fax, portal
     assert rows["Bad-Mailbox"].hard and not rows["Quota-Issues"].hard
     assert rows["Quota-Issues"].total == 1 and rows["DNS"].total == 1
     totals = response.context["totals"]

@@ -56,6 +56,7 @@ from messaging.automation.services import (
     send_billing_statement,
     send_client_message,
     send_portal_password_change,
+    send_staff_message,
 )
 from messaging.automation.specs import (
     ACTIVE_APPOINTMENT,
@@ -143,6 +144,7 @@ __all__ = [
     "send_billing_statement",
     "send_client_message",
     "send_portal_password_change",
+    "send_staff_message",
     "send_time",
     "staff_channels",
     "stamp",

@@ -38,7 +38,7 @@ from messaging.automation.specs import (
     send_time,
     stamp,
 )
-from messaging.channels.registry import channels_preferred_by
+from messaging.channels.registry import channels_preferred_by, staff_defaults
 from messaging.models import MessageType, RecipientType
 from messaging.recipients import staff_address
 from messaging.system_settings import get_setting
@@ -124,13 +124,15 @@ def client_channels(client: Client, offset: Offset) -> list[str]:
 
 
 def staff_channels(user: Any, offset: Offset | None = None) -> list[str]:
-    """A staff member's channels: the rule's, or e-mail (cell phone text when no e-mail)."""
+    """A staff member's channels: the rule's, or the first staff default they have an address for
+    (e-mail, else a text to their cell phone: the specs' ``staff_default_rank``)."""
     if offset is not None and offset.channels:
         return sorted(offset.channels)
-    if user.email:
-        return ["email"]
     profile = _related(user, "staff_profile")
-    return ["sms"] if profile is not None and profile.cell_phone else []
+    for spec in staff_defaults():
+        if staff_address(user, profile, spec.kind):
+            return [spec.kind]
+    return []
 
 
 def appointment_candidates(appointment: Appointment, ctx: Context) -> list[Candidate]:

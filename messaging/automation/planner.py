@@ -41,6 +41,7 @@ from messaging.automation.specs import (
     _related,
     clinic_zone,
 )
+from messaging.content import Versions
 from messaging.exclusions import REVIVABLE, Why
 from messaging.inbound import apply_gather_events
 from messaging.models import Broadcast, Delivery, MessageType, Status
@@ -102,8 +103,8 @@ def write_rows(ctx: Context, chosen: Sequence[tuple[Candidate, dt.datetime]]) ->
         for c, due in chosen
         if existing.get(c.key, ("", ""))[0] == Status.CANCELLED and existing[c.key][1] in REVIVABLE
     ]
-    broadcasts = _Broadcasts(ctx)
-    rows = [_new_row(c, due, broadcasts.for_candidate(c, due), ctx.now) for c, due in new]
+    broadcasts, versions = _Broadcasts(ctx), Versions()
+    rows = [_new_row(c, due, broadcasts.for_candidate(c, due), ctx.now, versions) for c, due in new]
     Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
     for c, due in revive:
         Delivery.objects.filter(dedupe_key=c.key, status=Status.CANCELLED, attempt_count=0).update(
@@ -112,9 +113,11 @@ def write_rows(ctx: Context, chosen: Sequence[tuple[Candidate, dt.datetime]]) ->
     return len(rows)
 
 
-def _new_row(c: Candidate, due: dt.datetime, broadcast: Broadcast, now: dt.datetime) -> Delivery:
+def _new_row(c: Candidate, due: dt.datetime, broadcast: Broadcast, now: dt.datetime, versions: Versions) -> Delivery:
+    """The row of a planned message; its template version is fixed now (messaging.content)."""
     address, source = recipient_address(c.channel, client=c.client, user=c.user)
     return Delivery(
+        template_version_id=versions.id_for(broadcast.message_type_id, c.channel),
         broadcast=broadcast,
         message_type_id=broadcast.message_type_id,
         channel=c.channel,

@@ -9,14 +9,17 @@ release one message at once, with the planner's checks.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import IntegrityError, transaction
 
 from clients.models import Appointment, AppointmentStatus, Client, OffsetUnit
 from core import clock
-from messaging.automation.candidates import Candidate, Context, appointment_candidates, client_channels
+from messaging.automation.candidates import Candidate, Context, appointment_candidates, client_channels, staff_channels
 from messaging.automation.planner import _Broadcasts, _cancel, _new_row, plan
 from messaging.automation.release import _appointment_state_reason, _membership_reason, release_due
 from messaging.automation.specs import BILLING, OPEN, PORTAL_PASSWORD, Offset, clinic_zone
+from messaging.content import Versions
 from messaging.exclusions import Why
 from messaging.models import Delivery, MessageType, RecipientType, Status
 
@@ -110,6 +113,25 @@ def send_client_message(*, code: str, client: Client, idempotency_key: str = "")
     (consent, address, Do-Not-Send, Part 2). Returns the deliveries written (none without consent
     or when the type is inactive).
     """
+    channels = client_channels(client, Offset(0, OffsetUnit.MINUTES))
+    base = f"svc:{code}:{client.pk}:{idempotency_key}" if idempotency_key else ""
+    return _send_now(code, channels, base, recipient_type=RecipientType.CLIENT, client=client)
+
+
+def send_staff_message(
+    *, code: str, user: Any, appointment: Appointment | None = None, idempotency_key: str = ""
+) -> list[Delivery]:
+    """Write and release one automated message of type ``code`` to a staff user now: by e-mail, or a
+    text to their cell phone without one (the channels' staff defaults). Like every message it has a
+    delivery row first, so History, bounces and retries apply (the clinician's reply notice)."""
+    base = f"svc:{code}:user{user.pk}:{idempotency_key}" if idempotency_key else ""
+    return _send_now(
+        code, staff_channels(user), base, recipient_type=RecipientType.STAFF, user=user, appointment=appointment
+    )
+
+
+def _send_now(code: str, channels: list[str], base: str, **recipient: Any) -> list[Delivery]:
+    """Write one row per channel (idempotent on ``base`` + channel, when given) and release them."""
     mt = MessageType.objects.filter(code=code, active=True).first()
     if mt is None:
         return []
@@ -118,25 +140,20 @@ def send_client_message(*, code: str, client: Client, idempotency_key: str = "")
     now = ctx.now
     written: list[Delivery] = []
     with transaction.atomic():
-        broadcasts = _Broadcasts(ctx)
-        for channel in client_channels(client, Offset(0, OffsetUnit.MINUTES)):
-            key = f"svc:{code}:{client.pk}:{idempotency_key}:{channel}"[:200] if idempotency_key else None
+        broadcasts, versions = _Broadcasts(ctx), Versions()
+        for channel in channels:
+            key = f"{base}:{channel}"[:200] if base else None
             candidate = Candidate(
-                key=key or "",
-                code=code,
-                offset=Offset(0, OffsetUnit.MINUTES),
-                due=now,
-                channel=channel,
-                recipient_type=RecipientType.CLIENT,
-                client=client,
+                key=key or "", code=code, offset=Offset(0, OffsetUnit.MINUTES), due=now, channel=channel, **recipient
             )
-            row = _new_row(candidate, now, broadcasts.get(mt, now.astimezone(clinic_zone()).date(), channel, now), now)
+            broadcast = broadcasts.get(mt, now.astimezone(clinic_zone()).date(), channel, now)
+            row = _new_row(candidate, now, broadcast, now, versions)
             row.dedupe_key = key
             try:
                 with transaction.atomic():
                     row.save(force_insert=True)
             except IntegrityError:
-                continue  # this statement was already sent on this channel
+                continue  # this message was already written on this channel
             written.append(row)
         if written:
             release_due(ctx, ids=[d.pk for d in written])

@@ -36,6 +36,8 @@ JAAS_2 = "jaas-telehealth-2"
 RENEWALS = "user-renewals"
 BILLING = "billing-statement"
 PORTAL_PASSWORD = "portal-password-change"
+PORTAL_NOTICE = "portal-message-notice"  # a portal message is waiting (messaging.channels.portal)
+CLINICIAN_REPLY = "clinician-reply-notice"  # a client asked to cancel: the clinician is told (messaging.inbound)
 
 # What an appointment-based send time is measured from.
 START, BOOKED, END, RENEWAL = "start", "booked", "end", "renewal"

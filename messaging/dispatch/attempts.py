@@ -41,6 +41,7 @@ class _Send:
     verdict: Verdict
     rendered: Any = None
     attempt: Attempt | None = None
+    content_id: int | None = None  # what it says, stored before the provider call (messaging.content)
 
 
 def _mine(delivery: Delivery, token: str) -> Any:
@@ -89,11 +90,13 @@ def _begin_attempts_postgresql(items: list[_Send], token: str, run: str, *, now:
     ids = [item.delivery.pk for item in items]
     kinds = [item.delivery.retry_kind or Attempt.Kind.FIRST for item in items]
     addresses = [item.verdict.address for item in items]
+    contents = [item.content_id for item in items]
     # Only model table names are interpolated; values are parameters.
     sql = (
         f"WITH taken AS (UPDATE {deliveries} d SET claimed_by = %s, attempt_count = d.attempt_count + 1, "  # noqa: S608
-        "lease_expires_at = %s, retry_kind = '', updated_at = %s, address = k.address "
-        "FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[]) AS k(id, kind, address) "
+        "lease_expires_at = %s, retry_kind = '', updated_at = %s, address = k.address, "
+        "content_id = COALESCE(k.content, d.content_id) "
+        "FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::bigint[]) AS k(id, kind, address, content) "
         "WHERE d.id = k.id AND d.status = %s AND d.claimed_by = %s RETURNING d.id, d.attempt_count, k.kind) "
         f"INSERT INTO {attempts} (delivery_id, number, kind, started_at, finished_at, worker, request_summary, "
         "provider_message_id, response, outcome, error_code, error_detail) "
@@ -107,6 +110,7 @@ def _begin_attempts_postgresql(items: list[_Send], token: str, run: str, *, now:
         ids,
         kinds,
         addresses,
+        contents,
         Status.SENDING.value,
         token,
         adapt(now),
@@ -122,6 +126,8 @@ def _begin_attempts_postgresql(items: list[_Send], token: str, run: str, *, now:
         delivery = item.delivery
         delivery.attempt_count, delivery.claimed_by, delivery.retry_kind = number, run, ""
         delivery.address = item.verdict.address
+        if item.content_id is not None:
+            delivery.content_id = item.content_id
         item.attempt = Attempt(pk=pk, delivery=delivery, number=number, kind=kind, started_at=now, worker=worker)
         item.attempt._state.adding = False
         item.attempt._state.db = connection.alias
@@ -138,9 +144,13 @@ def _begin_attempts(items: list[_Send], token: str, run: str, *, now: dt.datetim
         delivery = item.delivery
         kind = delivery.retry_kind or Attempt.Kind.FIRST
         delivery.attempt_count, delivery.claimed_by, delivery.retry_kind = number, run, ""
+        changed: dict[str, Any] = {}
         if item.verdict.address != delivery.address:
-            Delivery.objects.filter(pk=delivery.pk).update(address=item.verdict.address)
-            delivery.address = item.verdict.address
+            changed["address"] = delivery.address = item.verdict.address
+        if item.content_id is not None and item.content_id != delivery.content_id:
+            changed["content_id"] = delivery.content_id = item.content_id
+        if changed:
+            Delivery.objects.filter(pk=delivery.pk).update(**changed)
         item.attempt = Attempt(delivery=delivery, number=number, kind=kind, started_at=now, worker=worker)
         started.append(item.attempt)
     Attempt.objects.bulk_create(started)

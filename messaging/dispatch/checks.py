@@ -20,12 +20,17 @@ from django.core.validators import validate_email
 
 from bounces.selectors import blocked_addresses, normalise
 from clients.models import AppointmentStatus, Client
+from core import clock
 from messaging.addresses import contact_address_for
-from messaging.channels.registry import spec_for
+from messaging.channels.registry import spec_for, switched_off
 from messaging.dispatch.windows import next_window_start, recipient_zone, sending_window
 from messaging.exclusions import Why
-from messaging.models import Broadcast, Delivery, MessageType
+from messaging.models import Broadcast, Delivery, MessageType, Selection
 from messaging.system_settings import get_setting
+
+# A switched-off channel's due messages are looked at again this often (the switch is an environment
+# variable: it changes with a restart).
+SWITCHED_OFF_RECHECK = dt.timedelta(minutes=1)
 
 # The reason History shows (the same text as the planner's ``Why.PART2``).
 PART2_REASON = Why.PART2
@@ -60,6 +65,8 @@ def resolve_address(delivery: Delivery) -> Verdict:
     appointment = delivery.appointment
     if appointment is not None and appointment.status == AppointmentStatus.CANCELLED:
         return Verdict("cancel", reason="Appointment cancelled")
+    if appointment is not None and _before_the_appointment(delivery) and appointment.start <= clock.now():
+        return Verdict("cancel", reason=Why.STARTED)  # a reminder that would arrive after the start
     address = delivery.address
     if delivery.client_id is not None:
         client = delivery.client
@@ -77,14 +84,26 @@ def resolve_address(delivery: Delivery) -> Verdict:
     return Verdict("send", address=address)
 
 
+def _before_the_appointment(delivery: Delivery) -> bool:
+    """Whether the message is about an appointment still ahead (a reminder, a confirmation, a video
+    link), not one that took place (Post Appointment Message)."""
+    return (
+        delivery.message_type.is_appointment_based
+        and delivery.message_type.selection != Selection.COMPLETED_APPOINTMENTS
+    )
+
+
 def address_is_valid(channel: str, address: str) -> bool:
     if not address:
         return False
-    if spec_for(channel).address_kind == "email":
+    spec = spec_for(channel)
+    if spec.email_address:
         try:
             validate_email(address)
         except ValidationError:
             return False
+        return True
+    if not spec.phone_address:  # a portal login: whether it still works is the transport's question
         return True
     try:
         number = phonenumbers.parse(address, settings.PHONENUMBER_DEFAULT_REGION)
@@ -99,6 +118,10 @@ def blocked_for(channel: str, verdicts: Iterable[Verdict]) -> dict[str, Any]:
 
 
 def check_before_send(delivery: Delivery, verdict: Verdict, blocked: dict[str, Any], now: dt.datetime) -> Verdict:
+    off = switched_off(spec_for(delivery.channel))
+    if off:  # the channel's *_ENABLED switch: wait (never fail) and look again shortly
+        reason = f"Waiting: {off}; it goes out when the channel is switched on again"
+        return Verdict("defer", reason=reason, at=now + SWITCHED_OFF_RECHECK)
     if verdict.action != "send":
         return verdict
     entry = blocked.get(normalise(delivery.channel, verdict.address))

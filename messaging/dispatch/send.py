@@ -22,12 +22,13 @@ from typing import Any
 from core import clock
 from messaging import ratelimit
 from messaging.channels.base import Transport, TransportError, refusal, transport_for
+from messaging.content import record_for, store_contents
 from messaging.dispatch.attempts import _fail_unsent, _mine, _record_error, _Send, _start_attempts
 from messaging.dispatch.checks import Verdict, blocked_for, check_before_send, resolve_address
 from messaging.dispatch.claim import batch_size, claim_batch, enqueue
 from messaging.dispatch.windows import next_window_start, recipient_zone
 from messaging.dispatch.writeback import _Accepted, _Results
-from messaging.models import Delivery, MessageTemplate, Status
+from messaging.models import Delivery, MessageTemplate, Status, TemplateVersion
 from messaging.rendering import Rendered, delivery_context, render_for
 
 logger = logging.getLogger("messaging.dispatch")  # one logger for the package, as before the split
@@ -64,11 +65,12 @@ def send_claimed(delivery_ids: Sequence[int], claim_token: str, *, drain_seconds
     started = time.monotonic()
     results = _Results()
     templates = _TemplateCache()  # read once per task: a drain lasts seconds
+    contents: dict[str, int] = {}  # content digest -> stored id, for this task
     total, hand_over = 0, ""
     batch = _load_batch(delivery_ids, claim_token, templates)
     try:
         while batch is not None:
-            total, rate_bound = _send_batch(batch, results, total=total)
+            total, rate_bound = _send_batch(batch, results, contents, total=total)
             if rate_bound or not drain_seconds:
                 break
             if time.monotonic() - started >= drain_seconds:
@@ -132,7 +134,7 @@ def _claim_next(channel: str, templates: _TemplateCache) -> _Batch | None:
     return None
 
 
-def _send_batch(batch: _Batch, results: _Results, *, total: int = 0) -> tuple[int, bool]:
+def _send_batch(batch: _Batch, results: _Results, contents: dict[str, int], *, total: int = 0) -> tuple[int, bool]:
     """One rate reservation, the attempts started together, then each send in turn.
 
     Returns (total accepted so far, whether the channel's rate held the batch back)."""
@@ -148,6 +150,7 @@ def _send_batch(batch: _Batch, results: _Results, *, total: int = 0) -> tuple[in
         return total, True
     if reservation.waited:
         ready = [item for item in ready if not _deferred_at_stop_time(item, token, now)]
+    _store_contents(ready, contents)
     run = _start_attempts(ready, token, now=now)
     transport = transport_for(channel)
     accepted = 0
@@ -193,19 +196,33 @@ def _deferred_at_stop_time(item: _Send, token: str, now: dt.datetime) -> bool:
 
 
 class _TemplateCache:
-    """The message templates a task has read: once per task, not per batch (a template edited
-    meanwhile applies from the next task, seconds later)."""
+    """The template versions a task has read, once each: a delivery is rendered from the version
+    fixed when it was created (messaging.content), never from a template edited since. Rows made
+    before versions were kept use their type's current template."""
 
     def __init__(self) -> None:
+        self._versions: dict[int, TemplateVersion | None] = {}
         self._templates: dict[tuple[int, str], MessageTemplate | None] = {}
 
-    def get(self, delivery: Delivery) -> MessageTemplate | None:
+    def get(self, delivery: Delivery) -> TemplateVersion | MessageTemplate | None:
+        if delivery.template_version_id is not None:
+            pk = delivery.template_version_id
+            if pk not in self._versions:
+                self._versions[pk] = TemplateVersion.objects.filter(pk=pk).first()
+            return self._versions[pk]
         key = (delivery.message_type_id, delivery.channel)
         if key not in self._templates:
             self._templates[key] = MessageTemplate.objects.filter(
                 message_type_id=delivery.message_type_id, channel=delivery.channel
             ).first()
         return self._templates[key]
+
+
+def _store_contents(ready: list[_Send], contents: dict[str, int]) -> None:
+    """Store what each message says before any provider call (identical content once)."""
+    records = [record_for(item.delivery.channel, item.rendered) for item in ready]
+    for item, content_id in zip(ready, store_contents(records, contents), strict=True):
+        item.content_id = content_id
 
 
 def _render(delivery: Delivery, templates: _TemplateCache) -> Any:

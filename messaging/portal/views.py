@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
@@ -22,7 +23,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 
-from messaging.portal.selectors import account_for, inbox, mark_read, message_for, message_text, portal_exposed
+from messaging.portal.selectors import (
+    account_for,
+    inbox,
+    mark_read,
+    message_for,
+    message_text,
+    portal_exposed,
+    portal_users_with_email,
+)
 
 
 def portal_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -98,6 +107,74 @@ class PortalPasswordChangeView(auth_views.PasswordChangeView):
 
 
 portal_password = portal_view(PortalPasswordChangeView.as_view())
+
+
+# --- Forgot password ------------------------------------------------------------------------------
+
+
+class _ExposedOnly:
+    """404 while setting 620 hides the portal (the forgotten-password pages too)."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not portal_exposed():
+            raise Http404("The client portal is not available.")
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
+
+
+class PortalPasswordResetForm(auth_forms.PasswordResetForm):
+    """Finds portal logins only (never a staff account) by the login's or the client's e-mail."""
+
+    def get_users(self, email: str) -> Any:
+        return portal_users_with_email(email)
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: Any,
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        """To the address the client typed (it is on file: the login's or the chart's e-mail)."""
+        super().send_mail(
+            subject_template_name,
+            email_template_name,
+            context,
+            from_email,
+            self.cleaned_data["email"],
+            html_email_template_name=html_email_template_name,
+        )
+
+
+class PortalPasswordResetView(_ExposedOnly, auth_views.PasswordResetView):
+    template_name = "portal/password_reset.html"
+    email_template_name = "portal/password_reset_email.txt"
+    subject_template_name = "portal/password_reset_subject.txt"
+    form_class = PortalPasswordResetForm
+    success_url = reverse_lazy("portal:password_reset_done")
+
+
+class PortalPasswordResetDoneView(_ExposedOnly, auth_views.PasswordResetDoneView):
+    template_name = "portal/password_reset_done.html"
+
+
+class PortalPasswordResetConfirmView(_ExposedOnly, auth_views.PasswordResetConfirmView):
+    """Choosing the new password sends the Portal Password Change message (setting 371), as a
+    change does: a client who did not ask for it learns at once."""
+
+    template_name = "portal/password_reset_confirm.html"
+    success_url = reverse_lazy("portal:login")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        from messaging.automation import send_portal_password_change
+
+        response = super().form_valid(form)
+        account = account_for(form.user)
+        if account is not None:
+            send_portal_password_change(client=account.client)
+        messages.success(self.request, "Your password was changed. Log in with the new password.")
+        return response
 
 
 @require_POST

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
-from messaging.channels.registry import spec_for
+from messaging.channels.registry import all_specs, spec_for
 from messaging.rendering import format_phone
 
 if TYPE_CHECKING:
@@ -47,10 +47,10 @@ def phone(value: object) -> str:
 def address(value: object, channel: str) -> str:
     """An address as staff read it: phone numbers formatted, e-mail addresses as they are."""
     try:
-        kind = spec_for(channel).address_kind
+        is_phone = spec_for(channel).phone_address
     except LookupError:
-        kind = "phone"
-    return phone(value) if kind == "phone" else str(value or "")
+        is_phone = True
+    return phone(value) if is_phone else str(value or "")
 
 
 @register.filter
@@ -130,3 +130,9 @@ def history_rows(rows: Sequence[tuple[Row, Sequence[Cell]]], columns: Sequence[C
             "      </tr>\n    "
         )
     return mark_safe("".join(parts))  # noqa: S308  every value above is escaped
+
+
+@register.simple_tag
+def send_labels() -> dict[str, str]:
+    """Each channel's Send button words ("Send Text Message"), for the New tab's script."""
+    return {spec.kind: spec.send_label for spec in all_specs()}

@@ -123,3 +123,16 @@ def test_cancel_requests_need_attention_until_reviewed(staff, staff_user, booked
     assert appointment.confirmation == ConfirmationStatus.DECLINED and appointment.status == "scheduled"
     assert staff.post(URL, {"reply": 999999}).status_code == 404
     assert AppointmentReply.objects.count() == 1
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", " ", "", "-1", "0", "1e3", "٣", "9" * 30, "<script>"])
+def test_any_reply_value_that_is_not_an_id_is_a_400(staff, staff_user, booked, value):
+    """Issue 13 row 6: 22 of 25 fuzz values for ``reply`` were a 500."""
+    _, appointment = booked
+    reply = appointment_reply(appointment=appointment, answer="decline", source="voice")
+    staff_user.user_permissions.add(Permission.objects.get(codename="change_appointmentreply"))
+    staff.force_login(type(staff_user).objects.get(pk=staff_user.pk))
+    response = staff.post(URL, {"reply": value})
+    assert response.status_code in (400, 404)
+    reply.refresh_from_db()
+    assert reply.reviewed_at is None

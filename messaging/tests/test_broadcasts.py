@@ -67,11 +67,34 @@ def test_dispatcher_not_kicked_before_commit(upcoming, sender, kicks, django_cap
 
 def test_same_idempotency_key_never_creates_a_second_broadcast(upcoming, sender, kicks):
     make_appointment(make_client(), start=when(2))
-    first = send(upcoming, sender, idempotency_key="double-click")
-    second = send(upcoming, sender, idempotency_key="double-click")
+    at = when(1)
+    first = send(upcoming, sender, idempotency_key="double-click", broadcast_at=at)
+    second = send(upcoming, sender, idempotency_key="double-click", broadcast_at=at)
     assert first.created and not second.created
     assert second.broadcast.pk == first.broadcast.pk
     assert Broadcast.objects.count() == 1 and Delivery.objects.count() == 1
+
+
+def test_same_key_with_a_changed_message_is_a_new_broadcast(sender, kicks):
+    """A form restored by Back/Forward keeps its key: a corrected message must still go out."""
+    ad_hoc = MessageType.objects.get(code="ad-hoc-clients")
+    make_client()
+    at = when(1)
+    first = send(ad_hoc, sender, idempotency_key="restored", broadcast_at=at, description="Clinic closed Monday")
+    again = send(ad_hoc, sender, idempotency_key="restored", broadcast_at=at, description="Clinic closed Monday")
+    fixed = send(ad_hoc, sender, idempotency_key="restored", broadcast_at=at, description="Clinic closed Tuesday")
+    other_channel = send(
+        ad_hoc,
+        sender,
+        idempotency_key="restored",
+        broadcast_at=at,
+        description="Clinic closed Tuesday",
+        channels=["email"],
+    )
+    assert first.created and not again.created and again.broadcast.pk == first.broadcast.pk
+    assert fixed.created and fixed.broadcast.description == "Clinic closed Tuesday"
+    assert other_channel.created
+    assert Broadcast.objects.count() == 3
 
 
 def test_racing_request_with_same_key_returns_the_winner(upcoming, sender, kicks, monkeypatch):

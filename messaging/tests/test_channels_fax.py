@@ -7,6 +7,9 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from clients.tests.factories import make_client
 from messaging import dispatch
@@ -89,6 +92,53 @@ def test_bad_json_is_400_without_change(client, daytime, settings):
         fax_path(delivery.token), "{not json", content_type="application/json", HTTP_AUTHORIZATION=auth
     )
     assert response.status_code == 400 and refreshed(delivery).status == Status.SENT
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"fax": ' * 50_000 + "{}" + "}" * 50_000,
+        b"\xff{",
+        '{"event": NaN, "fax": {"id": "F1", "status": "COMPLETED"}}',
+        '{"event": "x\\u0000", "fax": {"id": "F1", "status": "COMPLETED"}}',
+    ],
+    ids=["deep-list", "deep-object", "not-utf8", "nan", "nul"],
+)
+def test_unreadable_or_unstorable_json_is_400_without_change(client, daytime, settings, body):
+    """Issue 13 row 6: 100k-deep JSON was a RecursionError (500); NaN and NUL a DataError on PostgreSQL."""
+    delivery = TestFaxWebhook().target()
+    auth = basic(settings.FAX_CALLBACK_USER, settings.FAX_CALLBACK_PASSWORD)
+    response = client.post(fax_path(delivery.token), body, content_type="application/json", HTTP_AUTHORIZATION=auth)
+    assert response.status_code == 400 and refreshed(delivery).status == Status.SENT
+    assert not ProviderEvent.objects.exists()
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=15,
+)
+FAX_KEYS = st.sampled_from(["id", "status", "errorType", "errorCode", "errorMessage", "direction"])
+FAX_STATUS = st.sampled_from(["QUEUED", "IN_PROGRESS", "COMPLETED", "FAILURE", "failure", ""])
+FAX_OBJECT = st.dictionaries(FAX_KEYS, JSON | FAX_STATUS, max_size=6)
+FAX_EVENT = st.fixed_dictionaries({"fax": FAX_OBJECT}, optional={"event": JSON, "eventTime": JSON})
+
+
+@pytest.mark.django_db
+@hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=JSON | FAX_EVENT)
+def test_any_authenticated_json_body_is_answered_without_a_5xx(client, daytime, settings, payload):
+    delivery = TestFaxWebhook().target()
+    auth = basic(settings.FAX_CALLBACK_USER, settings.FAX_CALLBACK_PASSWORD)
+    before = ProviderEvent.objects.count()
+    response = client.post(
+        fax_path(delivery.token), json.dumps(payload), content_type="application/json", HTTP_AUTHORIZATION=auth
+    )
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert ProviderEvent.objects.count() == before and refreshed(delivery).status == Status.SENT
 
 
 @pytest.mark.django_db

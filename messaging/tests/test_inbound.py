@@ -20,8 +20,11 @@ from clients.models import (
 )
 from clients.tests.factories import make_appointment, make_client, make_clinician
 from core import clock
-from messaging import inbound
+from messaging import dispatch, inbound
 from messaging.models import Broadcast, Delivery, InboundMessage, MessageType, ProviderEvent, Status
+from messaging.tests.dispatch_support import _fresh_rate_limits
+
+__all__ = ["_fresh_rate_limits"]
 
 pytestmark = pytest.mark.django_db
 
@@ -38,19 +41,10 @@ def frozen():
         yield f
 
 
-@pytest.fixture
-def notifications(monkeypatch):
-    """Run the clinician notification task in-process instead of through the broker."""
-    from messaging import automation_tasks as tasks
-
-    sent: list[int] = []
-
-    def run(reply_id):
-        sent.append(reply_id)
-        tasks.notify_clinician_of_reply.run(reply_id)
-
-    monkeypatch.setattr(tasks.notify_clinician_of_reply, "delay", run)
-    return sent
+def dispatch_due() -> None:
+    """Send what is due now through the dispatcher (e-mail goes to Django's test outbox)."""
+    for claim in dispatch.claim_due(now=clock.now()):
+        dispatch.send_claimed(claim.ids, claim.token)
 
 
 def sign(path: str, params: dict[str, str]) -> str:
@@ -159,8 +153,9 @@ def test_a_retried_webhook_is_applied_once(client, booked):
 
 
 def test_cancel_request_marks_declined_and_emails_the_clinician_without_the_clients_name(
-    client, booked, notifications, django_capture_on_commit_callbacks
+    client, booked, django_capture_on_commit_callbacks, monkeypatch
 ):
+    monkeypatch.setattr("messaging.dispatch.kick_sweeper", lambda: None)
     patient, appointment, _ = booked
     with django_capture_on_commit_callbacks(execute=True):
         response = text_in(client, "N", sender=str(patient.cell_phone))
@@ -168,11 +163,21 @@ def test_cancel_request_marks_declined_and_emails_the_clinician_without_the_clie
     appointment.refresh_from_db()
     assert appointment.confirmation == ConfirmationStatus.DECLINED
     assert appointment.status == AppointmentStatus.SCHEDULED  # staff decide
+    # The notice is a message like any other: a delivery row to the clinician, before any e-mail.
+    (notice,) = Delivery.objects.filter(message_type__code="clinician-reply-notice")
+    assert (notice.user, notice.channel, notice.status) == (appointment.clinician, "email", Status.QUEUED)
+    assert not mail.outbox
+    dispatch_due()
     (email,) = mail.outbox
     assert email.to == ["dr@example.org"] and "asked to cancel" in email.subject
     assert patient.last_name not in email.body and patient.first_name not in email.body
     assert f"#{appointment.pk}" in email.body and "/messaging/appointments/" in email.body
-    assert len(notifications) == 1
+    notice.refresh_from_db()
+    assert notice.status == Status.SENT
+    # The same reply never notifies twice (e.g. a task queued by an older version).
+    from messaging.inbound import notify_clinician
+
+    assert notify_clinician(reply_id=AppointmentReply.objects.get().pk) is False
 
 
 def test_configurable_confirm_words(client, booked, settings):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -11,10 +12,16 @@ from django.utils import timezone
 from bounces.models import DoNotSendEntry
 from clients.models import AppointmentStatus, ContactMethod, StaffProfile
 from clients.tests.factories import make_appointment, make_client
+from core import clock
+from messaging import dispatch
+from messaging.broadcasts import broadcast_create
 from messaging.exclusions import Why
 from messaging.exclusions import Why as Reason
-from messaging.models import MessageType
+from messaging.models import Delivery, MessageType, Status
 from messaging.recipients import recipients_for
+from messaging.tests.dispatch_support import _fresh_rate_limits, _public_base_url, twilio_sim
+
+__all__ = ["_fresh_rate_limits", "_public_base_url", "twilio_sim"]
 
 TODAY = dt.date(2030, 3, 4)
 
@@ -258,3 +265,37 @@ def test_query_count_does_not_grow_with_rows(upcoming):
     large = queries_for(40)
     assert small == large
     assert large <= 6  # candidates + one Do-Not-Send lookup per channel (+ settings cache)
+
+
+@pytest.mark.django_db
+def test_an_appointment_that_has_started_is_not_upcoming_at_refresh_send_or_send_time(monkeypatch, twilio_sim):
+    """At 10:28 a 10:00 appointment is excluded (reason shown); a queued reminder is not sent."""
+    monkeypatch.setattr("messaging.dispatch.kick_sweeper", lambda: None)
+    ny = zoneinfo.ZoneInfo("America/New_York")
+    day = dt.date(2025, 6, 3)
+    upcoming = MessageType.objects.get(code="client-upcoming-appointment")
+    with clock.freeze(dt.datetime(2025, 6, 3, 9, 30, tzinfo=ny)) as frozen:
+        early, later = make_client(last_name="Early"), make_client(last_name="Later")
+        make_appointment(early, start=dt.datetime(2025, 6, 3, 10, 0, tzinfo=ny))
+        make_appointment(later, start=dt.datetime(2025, 6, 3, 15, 0, tzinfo=ny))
+        # 9:30, Send: both are upcoming; the broadcast goes at 10:28
+        result = broadcast_create(
+            message_type=upcoming,
+            channels=["sms"],
+            start_date=day,
+            end_date=day,
+            broadcast_at=dt.datetime(2025, 6, 3, 10, 28, tzinfo=ny),
+        )
+        assert result.queued == 2
+        frozen.set(dt.datetime(2025, 6, 3, 10, 28, tzinfo=ny))
+        # Refresh at 10:28: the 10:00 appointment has started and is excluded with the reason
+        found = recipients_for(message_type=upcoming, channels=["sms"], start_date=day, end_date=day)
+        assert [r.name for r in found.recipients] == [f"Later, {later.first_name}"]
+        assert [e.reason for e in found.excluded if e.name.startswith("Early")] == [Why.STARTED]
+        # Send time: the reminder queued for the 10:00 appointment is not sent
+        for claim in dispatch.claim_due(now=frozen.now()):
+            dispatch.send_claimed(claim.ids, claim.token)
+        rows = {d.client.last_name: d for d in Delivery.objects.filter(broadcast=result.broadcast)}
+        assert (rows["Early"].status, rows["Early"].status_reason) == (Status.CANCELLED, Why.STARTED)
+        assert rows["Later"].status == Status.SENT
+        assert [r["params"]["To"] for r in twilio_sim.received()] == [str(later.cell_phone)]

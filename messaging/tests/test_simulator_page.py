@@ -19,12 +19,32 @@ __all__ = ["_fresh_rate_limits", "_public_base_url", "daytime", "fax_sim", "twil
 pytestmark = pytest.mark.django_db
 
 
-def test_login_is_required(client):
+@pytest.fixture
+def demo(settings):
+    settings.DEMO_MODE = True
+    return settings
+
+
+def test_login_is_required(client, demo):
     response = client.get("/messaging/simulators/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_lists_what_each_simulator_received(client, django_user_model, daytime, twilio_sim, fax_sim, settings):
+def test_only_staff_see_the_page(client, django_user_model, demo):
+    client.force_login(django_user_model.objects.create_user("sender"))
+    assert client.get("/messaging/simulators/").status_code == 403
+    assert "Provider Simulators" not in client.get("/").content.decode()
+
+
+def test_the_page_does_not_exist_outside_demo_mode(client, django_user_model, settings):
+    settings.DEMO_MODE = False
+    client.force_login(django_user_model.objects.create_user("admin", is_staff=True, is_superuser=True))
+    assert client.get("/messaging/simulators/").status_code == 404
+    assert "Provider Simulators" not in client.get("/").content.decode()
+
+
+def test_lists_what_each_simulator_received(client, django_user_model, daytime, twilio_sim, fax_sim, demo):
+    settings = demo
     settings.SIMULATOR_CONTROL_URLS = {"twilio": twilio_sim.url, "fax": fax_sim.url, "smtp": ""}
     settings.FAX_CALLBACK_USER, settings.FAX_CALLBACK_PASSWORD = "fax", "secret-password"
     settings.RATE_LIMITS_PER_SECOND = {**settings.RATE_LIMITS_PER_SECOND, "fax": 100.0}
@@ -32,7 +52,8 @@ def test_lists_what_each_simulator_received(client, django_user_model, daytime, 
     make_delivery(channel="fax")
     for claim in dispatch.claim_due(now=daytime.now()):
         dispatch.send_claimed(claim.ids, claim.token)
-    client.force_login(django_user_model.objects.create_user("viewer"))
+    client.force_login(django_user_model.objects.create_user("viewer", is_staff=True))
+    assert "Provider Simulators" in client.get("/").content.decode()
     page = client.get("/messaging/simulators/").content.decode()
     assert "Twilio (SMS and calls)" in page and "1 received" in page
     assert sms.address in page and "Flu shots available" in page

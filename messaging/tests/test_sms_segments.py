@@ -76,6 +76,6 @@ def test_clinical_terms_whole_words_case_insensitive():
 
 
 def test_clinical_warning_names_the_place():
-    warning = clinical_warning("Your Suboxone refill", "voice")
+    warning = clinical_warning("Your Suboxone refill", "voicemail")
     assert "voicemail" in warning and "“suboxone”" in warning
-    assert clinical_warning("See you Tuesday", "sms") == ""
+    assert clinical_warning("See you Tuesday", "text message") == ""

@@ -3,9 +3,12 @@
 (function () {
   "use strict";
 
-  var LABELS = { sms: "Send Text Message", email: "Send Email", voice: "Send Voice Message", fax: "Send Fax" };
-
   function $(id) { return document.getElementById(id); }
+
+  // The Send button's words per channel come from the channel registry (json_script in new.html).
+  function labels() {
+    try { return JSON.parse(($("send-labels") || {}).textContent || "{}"); } catch (e) { return {}; }
+  }
 
   function chosenChannels(form) {
     return Array.prototype.map.call(form.querySelectorAll("input[name=channels]:checked"), function (el) {
@@ -14,7 +17,7 @@
   }
 
   function sendLabel(channels) {
-    if (channels.length === 1) return LABELS[channels[0]] || "Send Message";
+    if (channels.length === 1) return labels()[channels[0]] || "Send Message";
     return channels.length ? "Send Messages" : "Send Message";
   }
 

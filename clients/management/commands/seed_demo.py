@@ -11,9 +11,10 @@ import datetime as dt
 import random
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -134,10 +135,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--clients", type=int, default=200)
-        parser.add_argument("--no-superuser", action="store_true", help="Do not create the demo/demo superuser.")
+        parser.add_argument(
+            "--no-superuser",
+            action="store_true",
+            help="Do not create the demo/demo superuser (required outside demo mode).",
+        )
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        if not options["no_superuser"] and not settings.DEMO_MODE:
+            raise CommandError(
+                "seed_demo creates the demo/demo superuser only in demo mode (PIMSY_DEMO=1; make demo sets it). "
+                "Outside demo mode use --no-superuser, and createsuperuser for a real administrator."
+            )
         if not options["no_superuser"]:
             self._demo_user()
         clinicians = self._clinicians()

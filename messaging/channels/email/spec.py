@@ -17,9 +17,13 @@ SPEC = ChannelSpec(
     template_fields=("email_subject", "email_text", "email_html"),
     body_field="email_text",
     subject_field="email_subject",
+    clinical_check_place="e-mail subject",
+    preview="messaging.channels.email.preview.preview",
     resend_setting=256,
     resend_interval_setting=258,
+    rate_per_second=100.0,
     enabled_setting="EMAIL_ENABLED",
     preview_rank=1,
     portal_rank=0,
+    staff_default_rank=0,
 )

@@ -1,8 +1,9 @@
 """E-mail tracking: anymail's ``tracking`` signal → delivery outcomes and the Do-Not-Send list.
 
-anymail's own webhook views (``/anymail/<esp>/tracking/``) authenticate the request (basic auth
-with ``ANYMAIL["WEBHOOK_SECRET"]``, plus the ESP's signature where it has one) and normalise the
-payload into ``AnymailTrackingEvent`` objects; ``on_tracking`` receives each of them.
+anymail's own webhook views (``/anymail/<esp>/tracking/``, mounted and wrapped by
+:mod:`messaging.channels.email.webhooks`: basic auth with ``ANYMAIL["WEBHOOK_SECRET"]`` is required,
+plus the ESP's signature where it has one) normalise the payload into ``AnymailTrackingEvent``
+objects; ``on_tracking`` receives each of them.
 
 Every event is applied once (``ProviderEvent`` provider ``anymail:<esp>``, unique event id; ESPs
 without ids get a hash of the raw event), linked to its delivery by our metadata

@@ -8,6 +8,7 @@ callback URL that carries the delivery's token and the callback credentials (HTT
 from __future__ import annotations
 
 import functools
+import hashlib
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -88,7 +89,7 @@ class FaxTransport(Transport):
         return SendResult(
             provider_message_id=fax_id,
             response={"id": fax_id, "status": fax.get("status"), "pages": fax.get("numberOfPages")},
-            request={"to": delivery.address, "pdf_bytes": len(pdf)},
+            request={"to": delivery.address, "pdf_bytes": len(pdf), "pdf_sha256": hashlib.sha256(pdf).hexdigest()},
         )
 
 

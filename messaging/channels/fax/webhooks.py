@@ -66,9 +66,8 @@ def fax_status(request: HttpRequest, token: str) -> HttpResponse:
         return unauthorized()
     if not credentials_valid(*credentials):
         return HttpResponseForbidden("Invalid credentials", content_type="text/plain")
-    try:
-        event = json.loads(request.body or b"{}")
-    except ValueError:
+    event = _json_body(request)
+    if event is None:
         return HttpResponseBadRequest("Expected a JSON body", content_type="text/plain")
     fax = event.get("fax") if isinstance(event, dict) else None
     if not isinstance(fax, dict):
@@ -77,6 +76,17 @@ def fax_status(request: HttpRequest, token: str) -> HttpResponse:
     if delivery is not None:
         apply_fax_event(delivery.pk, event, fax)
     return ok()
+
+
+def _json_body(request: HttpRequest) -> Any | None:
+    """The body as JSON the database can store (it is kept as the event's payload), else None: not
+    JSON or not UTF-8, nested too deep, NaN / Infinity, or a NUL character (PostgreSQL's jsonb)."""
+    try:
+        event = json.loads(request.body or b"{}")
+        stored = json.dumps(event, allow_nan=False)
+    except (ValueError, RecursionError):
+        return None
+    return None if "\\u0000" in stored else event
 
 
 def apply_fax_event(delivery_id: int, event: dict[str, Any], fax: dict[str, Any]) -> bool:

@@ -44,7 +44,7 @@ def twiml_response(twiml: str) -> HttpResponse:
 @require_POST
 @twilio_signature_required
 def voice_twiml(request: HttpRequest, token: str) -> HttpResponse:
-    from messaging.rendering import render_delivery
+    from messaging.content import rendered_for as render_delivery
 
     delivery = delivery_for_token(token, "voice")
     if delivery is None or delivery.status in (Status.CANCELLED, Status.SUPPRESSED):

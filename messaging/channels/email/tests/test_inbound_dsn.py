@@ -146,6 +146,6 @@ def test_inbound_webhook_needs_the_secret() -> None:
             data=json.dumps({"RawEmail": returned("auth@example.net", token=delivery.token)}),
             content_type="application/json",
         )
-    assert response.status_code == 400
+    assert response.status_code == 401
     delivery.refresh_from_db()
     assert delivery.status == "sent"

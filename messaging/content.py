@@ -1,0 +1,200 @@
+"""What a message says, kept: the template version fixed at creation, the content stored when it goes out.
+
+The rule (README, "Delivery rules"):
+
+* **When a message is created** — a broadcast at Send, an automated message when the planner writes
+  it, a notice when its cause happens — it records the current version of its template
+  (:func:`version_for`; an edited template gets a new version, an unchanged one keeps its number).
+  Editing the template afterwards changes no message already created.
+* **When it goes out** the dispatcher renders that version for the recipient and stores the result
+  before the provider call (:func:`store_contents`, keyed by a SHA-256 of the content: a broadcast
+  whose text is the same for everyone stores one row, however many recipients). History, the delivery
+  detail, the portal inbox and the CSV export read the stored content (:func:`rendered_for`), never
+  today's template.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.db import IntegrityError, connection, transaction
+from django.utils.module_loading import import_string
+
+from core import clock
+from messaging.channels.registry import spec_for
+from messaging.models import MessageContent, MessageTemplate, TemplateVersion
+from messaging.rendering import Rendered, delivery_context, render_for
+
+if TYPE_CHECKING:
+    from messaging.models import Delivery
+
+VERSIONED_FIELDS = ("sms_body", "email_subject", "email_text", "email_html", "voice_script", "fax_body")
+
+
+# --- Template versions ------------------------------------------------------------------------------
+
+
+def _fields_digest(template: MessageTemplate) -> str:
+    values = {name: getattr(template, name) or "" for name in VERSIONED_FIELDS}
+    values["voice_audio"] = template.voice_audio.name if template.voice_audio else ""
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()
+
+
+def _file_sha256(field: Any) -> str:
+    if not field:
+        return ""
+    digest = hashlib.sha256()
+    try:
+        with field.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 16), b""):
+                digest.update(chunk)
+    except OSError:
+        return ""  # the file is gone from storage: the version still names it
+    return digest.hexdigest()
+
+
+def version_for(template: MessageTemplate) -> TemplateVersion:
+    """The version of ``template`` as it is now: its latest version if unchanged, else a new one."""
+    digest = _fields_digest(template)
+    for _ in range(3):
+        latest = (
+            TemplateVersion.objects.filter(message_type_id=template.message_type_id, channel=template.channel)
+            .order_by("-number")
+            .first()
+        )
+        if latest is not None and latest.digest == digest:
+            return latest
+        version = TemplateVersion(
+            template=template,
+            message_type_id=template.message_type_id,
+            channel=template.channel,
+            number=(latest.number + 1) if latest is not None else 1,
+            digest=digest,
+            voice_audio=template.voice_audio.name if template.voice_audio else "",
+            voice_audio_sha256=_file_sha256(template.voice_audio),
+            created_at=clock.now(),
+            **{name: getattr(template, name) or "" for name in VERSIONED_FIELDS},
+        )
+        try:
+            with transaction.atomic():
+                version.save(force_insert=True)
+            return version
+        except IntegrityError:
+            continue  # another process made this number first: read again
+    raise RuntimeError(f"could not record a version of template {template.pk}")
+
+
+class Versions:
+    """The current template version per (message type, channel), looked up once per run (one Send,
+    one planner pass): ``None`` for a type without a template on that channel."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[int, str], int | None] = {}
+
+    def id_for(self, message_type_id: int, channel: str) -> int | None:
+        key = (message_type_id, channel)
+        if key not in self._ids:
+            template = MessageTemplate.objects.filter(message_type_id=message_type_id, channel=channel).first()
+            self._ids[key] = version_for(template).pk if template is not None else None
+        return self._ids[key]
+
+
+# --- Stored content ---------------------------------------------------------------------------------
+
+
+def record_for(channel: str, rendered: Rendered) -> dict[str, Any]:
+    """The :class:`MessageContent` fields of ``rendered`` on ``channel`` (not yet stored)."""
+    spec = spec_for(channel)
+    parts = {k: v for k, v in dataclasses.asdict(rendered).items() if v not in ("", None)}
+    record: dict[str, Any] = {
+        "channel": channel,
+        "subject": (getattr(rendered, spec.subject_field, "") if spec.subject_field else "")[:255],
+        "text": getattr(rendered, spec.body_field, "") or "",
+        "parts": parts,
+        "encoding": "",
+        "segments": None,
+        "audio": "",
+        "audio_sha256": "",
+    }
+    if spec.record:
+        record.update(import_string(spec.record)(rendered))
+    payload = json.dumps({k: v for k, v in record.items()}, sort_keys=True, default=str)
+    record["digest"] = hashlib.sha256(payload.encode()).hexdigest()
+    return record
+
+
+def store_contents(records: Sequence[dict[str, Any]], known: dict[str, int] | None = None) -> list[int]:
+    """Store each record once (by digest) and answer their ids, in order. ``known`` (digest -> id) is
+    a run's cache: content stored earlier in the same run costs no query."""
+    known = known if known is not None else {}
+    missing = {r["digest"]: r for r in records if r["digest"] not in known}
+    if missing:
+        now = clock.now()
+        rows = [MessageContent(created_at=now, **fields) for fields in missing.values()]
+        MessageContent.objects.bulk_create(rows, ignore_conflicts=True)
+        found = MessageContent.objects.filter(digest__in=list(missing)).values_list("digest", "id")
+        known.update(dict(found))
+    return [known[r["digest"]] for r in records]
+
+
+def rendered_for(delivery: Delivery) -> Rendered:
+    """What ``delivery`` says: its stored content once it went out; before that its template version
+    rendered for the recipient (what it will say); the current template only for messages created
+    before versions were kept."""
+    if delivery.content_id is not None:
+        content = delivery.content
+        known = {f.name for f in dataclasses.fields(Rendered)}
+        return Rendered(**{k: v for k, v in (content.parts or {}).items() if k in known})
+    template: Any = delivery.template_version if delivery.template_version_id is not None else None
+    if template is None:
+        template = MessageTemplate.objects.filter(
+            message_type_id=delivery.message_type_id, channel=delivery.channel
+        ).first()
+    if template is None:
+        return Rendered()
+    return render_for(template=template, context=delivery_context(delivery))
+
+
+def content_bytes() -> int:
+    """Bytes the stored content takes on PostgreSQL (table, indexes, TOAST): for bench_send."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_total_relation_size(%s)", [MessageContent._meta.db_table])
+        return int(cursor.fetchone()[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class Said:
+    """What a delivery says, for the delivery detail: stored (as sent) or due (as it will be sent)."""
+
+    stored: bool
+    subject: str
+    text: str
+    version: int | None  # its template version's number
+    encoding: str = ""
+    segments: int | None = None
+    audio: str = ""
+    audio_sha256: str = ""
+
+
+def said(delivery: Delivery) -> Said:
+    version = delivery.template_version.number if delivery.template_version_id is not None else None
+    if delivery.content_id is not None:
+        c = delivery.content
+        return Said(True, c.subject, c.text, version, c.encoding, c.segments, c.audio, c.audio_sha256)
+    record = record_for(delivery.channel, rendered_for(delivery))
+    return Said(
+        False,
+        record["subject"],
+        record["text"],
+        version,
+        record["encoding"],
+        record["segments"],
+        record["audio"],
+        record["audio_sha256"],
+    )
