@@ -1,9 +1,14 @@
 from __future__ import annotations
 
-from django.contrib import admin
-from django.http import HttpRequest
+from typing import Any
 
-from bounces.models import DoNotSendEntry, SoftBounce
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+from bounces.conf import environment_defaults
+from bounces.models import DoNotSendEntry, SoftBounce, SoftFailurePolicy
 
 
 @admin.register(DoNotSendEntry)
@@ -22,7 +27,50 @@ class DoNotSendEntryAdmin(admin.ModelAdmin):
 
 @admin.register(SoftBounce)
 class SoftBounceAdmin(admin.ModelAdmin):
-    list_display = ("occurred_at", "channel", "address", "category", "cleared_at")
+    """One row per message that ended failed (soft): what the pause counts."""
+
+    list_display = ("occurred_at", "channel", "address", "category", "delivery", "cleared_at")
     list_filter = ("channel", "category")
     search_fields = ("address",)
     raw_id_fields = ("delivery",)
+
+
+@admin.register(SoftFailurePolicy)
+class SoftFailurePolicyAdmin(admin.ModelAdmin):
+    """One row: the list opens it (or the form to create it, with the environment's values).
+
+    Each change is kept in the row's History (old and new values, who, when)."""
+
+    fields = ("failed_messages", "window_days", "pause_days", "updated_at", "updated_by")
+    readonly_fields = ("updated_at", "updated_by")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and not SoftFailurePolicy.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: SoftFailurePolicy | None = None) -> bool:
+        return False
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {**environment_defaults(), **super().get_changeform_initial_data(request)}
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        row = SoftFailurePolicy.objects.order_by("pk").first()
+        if row is not None:
+            return HttpResponseRedirect(reverse("admin:bounces_softfailurepolicy_change", args=[row.pk]))
+        return HttpResponseRedirect(reverse("admin:bounces_softfailurepolicy_add"))
+
+    def save_model(self, request: HttpRequest, obj: SoftFailurePolicy, form: forms.ModelForm, change: bool) -> None:
+        obj.updated_by = request.user if request.user.is_authenticated else None
+        super().save_model(request, obj, form, change)
+
+    def construct_change_message(
+        self, request: HttpRequest, form: forms.ModelForm, formsets: Any, add: bool = False
+    ) -> str:
+        """ "Failed messages before a pause: 3 → 5" for each changed field (kept in the row's History)."""
+        names = form.changed_data if not add else list(self.fields[:3])
+        changes = [
+            f"{form.fields[name].label}: {form.initial.get(name, '—') if not add else '—'} → {form.cleaned_data[name]}"
+            for name in names
+            if name in form.cleaned_data
+        ]
+        return "; ".join(changes) or "No fields changed."

@@ -1,8 +1,9 @@
-"""The Do-Not-Send list (the seed's DNS) and soft-bounce bookkeeping."""
+"""The Do-Not-Send list (the seed's DNS), soft-failure bookkeeping and the pause policy."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -22,7 +23,9 @@ class DnsReason(models.TextChoices):
     COMPLAINT = "complaint", "Spam complaint"
     SMS_STOP = "sms_stop", "Replied STOP"
     HARD_BOUNCE = "hard_bounce", "Hard bounce"
-    SOFT_BOUNCES = "soft_bounces", "Repeated soft bounces"
+    # Not a Do-Not-Send reason proper: a pause that expires (SoftFailurePolicy). Messages to a paused
+    # address wait until it ends; they never show DNS or Hard.
+    SOFT_BOUNCES = "soft_bounces", "Paused after repeated soft failures"
     PROVIDER = "provider", "Provider suppression list"
     STAFF = "staff", "Added by staff"
 
@@ -30,8 +33,9 @@ class DnsReason(models.TextChoices):
 class DoNotSendEntry(models.Model):
     """An address (or, for e-mail, a whole domain) that must not be sent to on a channel.
 
-    Entries are never deleted: removal records who, when and why. A soft-bounce suppression
-    carries ``expires_at`` and stops applying by itself.
+    Entries are never deleted: removal records who, when and why. A pause after repeated soft
+    failures (reason ``soft_bounces``) carries ``expires_at``, stops applying by itself and is not a
+    block: messages to the address wait until it ends (``category`` keeps the soft category).
     """
 
     channel = models.CharField(max_length=8, choices=DnsChannel.choices)
@@ -76,13 +80,25 @@ class DoNotSendEntry(models.Model):
         return f"@{self.address}" if self.is_domain else self.address
 
     @property
+    def is_pause(self) -> bool:
+        """A pause after repeated soft failures (it expires; messages wait), not a Do-Not-Send block."""
+        return self.reason == DnsReason.SOFT_BOUNCES
+
+    @property
     def suppression_category(self) -> str:
-        """The category a delivery blocked by this entry shows: "Domain DNS" or "DNS"."""
+        """The category a delivery held by this entry shows: "Domain DNS" or "DNS" for a block, the
+        underlying soft category (e.g. "Quota-Issues") for a pause."""
+        if self.is_pause:
+            return self.category
         return "Domain DNS" if self.is_domain else "DNS"
 
 
 class SoftBounce(models.Model):
-    """One soft bounce of an address; enough of them within a window suppress the address for a while."""
+    """One message to an address that ended failed (soft) after all its redials and resends.
+
+    One row per message (a redial or resend is not a new one); enough of them within the window of
+    :class:`SoftFailurePolicy` pause the address for a while.
+    """
 
     channel = models.CharField(max_length=8, choices=DnsChannel.choices)
     address = models.CharField(max_length=254)
@@ -95,3 +111,46 @@ class SoftBounce(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["channel", "address", "occurred_at"], name="softbounce_window_idx")]
+
+
+class SoftFailurePolicy(models.Model):
+    """When repeated soft failures pause an address (one row, edited in the admin; every change is
+    kept in the admin's history). Without a row the environment's ``SOFT_BOUNCE_*`` values apply."""
+
+    failed_messages = models.PositiveSmallIntegerField(
+        "failed messages before a pause",
+        default=3,
+        validators=[MaxValueValidator(100)],
+        help_text=(
+            "Messages to one address (on one channel) that ended failed with a soft category after all "
+            "their redials and resends. 0 turns pausing off."
+        ),
+    )
+    window_days = models.PositiveSmallIntegerField(
+        "within days",
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="Only failures within this many days count; a delivered message clears them.",
+    )
+    pause_days = models.PositiveSmallIntegerField(
+        "pause for days",
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="How long messages to the address wait; they go out when the pause ends.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = "soft-failure pause policy"
+        verbose_name_plural = "soft-failure pause policy"
+
+    def __str__(self) -> str:
+        if not self.failed_messages:
+            return "Pausing after soft failures is off"
+        return (
+            f"Pause for {self.pause_days} days after {self.failed_messages} failed messages "
+            f"within {self.window_days} days"
+        )

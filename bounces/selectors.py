@@ -1,4 +1,4 @@
-"""Reads of the Do-Not-Send list."""
+"""Reads of the Do-Not-Send list (blocks) and of the pauses after repeated soft failures."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from bounces.models import DnsChannel, DoNotSendEntry
+from bounces.models import DnsChannel, DnsReason, DoNotSendEntry
 from core import clock
 
 
@@ -33,7 +33,9 @@ def _one_of(values: set[str]) -> object:
 
 
 def blocked_addresses(channel: str, addresses: Iterable[str]) -> dict[str, DoNotSendEntry]:
-    """Map each blocked address (normalised) to the entry blocking it; one query for any number of addresses."""
+    """Map each blocked address (normalised) to the entry blocking it; one query for any number of addresses.
+
+    A pause after repeated soft failures is not a block (see :func:`paused_addresses`)."""
     wanted = {normalise(channel, a) for a in addresses if a}
     if not wanted:
         return {}
@@ -41,6 +43,7 @@ def blocked_addresses(channel: str, addresses: Iterable[str]) -> dict[str, DoNot
     entries = (
         active_entries()
         .filter(channel=channel)
+        .exclude(reason=DnsReason.SOFT_BOUNCES)
         .filter(Q(is_domain=False, address__in=_one_of(wanted)) | Q(is_domain=True, address__in=_one_of(domains)))
     )
     by_address = {e.address: e for e in entries if not e.is_domain}
@@ -51,6 +54,17 @@ def blocked_addresses(channel: str, addresses: Iterable[str]) -> dict[str, DoNot
         if entry is not None:
             result[address] = entry
     return result
+
+
+def paused_addresses(channel: str, addresses: Iterable[str]) -> dict[str, DoNotSendEntry]:
+    """Map each address (normalised) paused after repeated soft failures to its pause; one query."""
+    wanted = {normalise(channel, a) for a in addresses if a}
+    if not wanted:
+        return {}
+    entries = active_entries().filter(
+        channel=channel, reason=DnsReason.SOFT_BOUNCES, is_domain=False, address__in=_one_of(wanted)
+    )
+    return {entry.address: entry for entry in entries}
 
 
 def dns_entries_for_client(client: object) -> QuerySet[DoNotSendEntry]:

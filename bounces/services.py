@@ -1,10 +1,13 @@
 """Writes of the bounce policy: the Do-Not-Send list, soft-bounce counting and SMS STOP/START.
 
-- ``bounce_record``: what a classified failure does to the address (hard: Do-Not-Send entry;
-  soft: a SoftBounce row, and after too many within a window a suppression that expires).
-- ``bounce_success``: a delivered message resets the address's soft-bounce count.
-- ``dns_add`` / ``dns_remove`` / ``address_suppression``: the list itself (one active entry per
-  channel and address; removal keeps the row, with who, when and why).
+- ``bounce_record``: what a message that *ended* failed does to its address (hard: a Do-Not-Send
+  entry; soft: one SoftBounce row per message, and after too many within a window a pause that
+  expires — :mod:`bounces.conf`). The caller hands in each message once, when its redials and
+  resends are used up: a redial or resend is not a new bounce.
+- ``bounce_success``: a delivered message clears the address's soft failures and lifts its pause.
+- ``dns_add`` / ``dns_remove`` / ``address_suppression`` / ``address_pause``: the list itself (one
+  active entry per channel and address; removal keeps the row, with who, when and why). A pause is
+  listed too, but it is not a block: ``address_suppression`` ignores it.
 - ``sms_opt_out`` / ``sms_opt_in``: the Do-Not-Send side of STOP and START replies.
 """
 
@@ -210,11 +213,18 @@ def dns_remove(*, entry: DoNotSendEntry, user: AbstractBaseUser | None, reason: 
     return entry
 
 
+def _unexpired(channel: str) -> Any:
+    return DoNotSendEntry.objects.filter(channel=channel, active=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=_now())
+    )
+
+
 def address_suppression(channel: str, address: str) -> DoNotSendEntry | None:
     """The active, unexpired entry that blocks ``address`` on ``channel`` (address before domain).
 
     The category a suppressed delivery shows is ``entry.suppression_category``: "DNS" for an
-    address entry, "Domain DNS" for an e-mail domain entry.
+    address entry, "Domain DNS" for an e-mail domain entry. A pause after repeated soft failures
+    blocks nothing (see :func:`address_pause`).
     """
     if not address:
         return None
@@ -223,12 +233,18 @@ def address_suppression(channel: str, address: str) -> DoNotSendEntry | None:
     if channel == DnsChannel.EMAIL and "@" in value:
         wanted |= Q(is_domain=True, address=value.rsplit("@", 1)[1])
     entries = (
-        DoNotSendEntry.objects.filter(channel=channel, active=True)
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=_now()))
-        .filter(wanted)
-        .order_by("is_domain", "-created_at")
+        _unexpired(channel).exclude(reason=DnsReason.SOFT_BOUNCES).filter(wanted).order_by("is_domain", "-created_at")
     )
     return entries.first()
+
+
+def address_pause(channel: str, address: str) -> DoNotSendEntry | None:
+    """The address's pause after repeated soft failures while it lasts (messages wait until
+    ``expires_at``), else None."""
+    if not address:
+        return None
+    value = _stored_address(channel, address)
+    return _unexpired(channel).filter(reason=DnsReason.SOFT_BOUNCES, is_domain=False, address=value).first()
 
 
 # --- Bounces ---------------------------------------------------------------------------------------
@@ -249,10 +265,12 @@ def bounce_reason_for(channel: str, classification: Classification) -> str:
 
 
 def bounce_record(*, delivery: DeliveryRow, classification: Classification) -> None:
-    """Apply the bounce policy to a failed delivery's address.
+    """Apply the bounce policy to the address of a message that ended failed (once per message,
+    after its last redial / resend).
 
     Hard: the address goes on the Do-Not-Send list for the delivery's channel (idempotent).
-    Soft: a SoftBounce row; too many within the window suppress the address for a while.
+    Soft: one SoftBounce row for the message (idempotent); enough failed messages within the
+    window pause the address for a while (:mod:`bounces.conf`).
     Failures on our side (``classification.ours``) say nothing about the recipient: ignored.
     """
     if not delivery.address or getattr(classification, "ours", False) or delivery.channel not in CHANNELS:
@@ -280,23 +298,27 @@ def _record_hard(delivery: DeliveryRow, classification: Classification) -> None:
 def _record_soft(delivery: DeliveryRow, classification: Classification) -> None:
     now = _now()
     address = _stored_address(delivery.channel, delivery.address)
+    if SoftBounce.objects.filter(delivery_id=delivery.pk).exists():
+        return  # this message is counted already: one message is one failure, whatever its attempts
     SoftBounce.objects.create(
         channel=delivery.channel,
         address=address,
         category=classification.category,
-        delivery=delivery,
+        delivery_id=delivery.pk,
         occurred_at=now,
     )
-    limit = conf.soft_bounce_limit()
-    if not limit:
+    policy = conf.pause_policy()
+    if not policy.on:
         return
-    recent = SoftBounce.objects.filter(
-        channel=delivery.channel,
-        address=address,
-        cleared_at__isnull=True,
-        occurred_at__gt=now - conf.soft_bounce_window(),
-    ).count()
-    if recent < limit:
+    failed = (
+        SoftBounce.objects.filter(
+            channel=delivery.channel, address=address, cleared_at__isnull=True, occurred_at__gt=now - policy.window
+        )
+        .values("delivery_id")
+        .distinct()
+        .count()
+    )
+    if failed < policy.failed_messages:
         return
     try:
         dns_add(
@@ -305,20 +327,23 @@ def _record_soft(delivery: DeliveryRow, classification: Classification) -> None:
             reason=DnsReason.SOFT_BOUNCES,
             category=classification.category,
             source_delivery=delivery,
-            note=f"{recent} soft bounces within {conf.soft_bounce_window().days} days",
-            expires_at=now + conf.soft_bounce_suppression(),
+            note=f"{failed} messages ended failed (soft) within {policy.window.days} days",
+            expires_at=now + policy.pause,
         )
     except ValidationError:
-        logger.warning("delivery %s: soft bounces for an address that is not valid on its channel", delivery.pk)
+        logger.warning("delivery %s: soft failures for an address that is not valid on its channel", delivery.pk)
 
 
 def bounce_success(*, channel: str, address: str) -> int:
-    """A message reached ``address``: its soft bounces stop counting. Returns how many were cleared."""
+    """A message reached ``address``: its soft failures stop counting and its pause (if any) is
+    lifted. Returns how many failures were cleared."""
     if not address:
         return 0
-    return SoftBounce.objects.filter(
-        channel=channel, address=_stored_address(channel, address), cleared_at__isnull=True
-    ).update(cleared_at=_now())
+    now, value = _now(), _stored_address(channel, address)
+    DoNotSendEntry.objects.filter(
+        channel=channel, address=value, is_domain=False, active=True, reason=DnsReason.SOFT_BOUNCES
+    ).update(active=False, removed_at=now, removal_reason="A message to the address was delivered")
+    return SoftBounce.objects.filter(channel=channel, address=value, cleared_at__isnull=True).update(cleared_at=now)
 
 
 # --- SMS STOP / START ------------------------------------------------------------------------------
@@ -351,7 +376,7 @@ def sms_opt_in(*, phone: str, evidence: str = "") -> int:
 
 
 def dns_retire_expired() -> int:
-    """Mark expired suppressions inactive (they stopped applying already); returns how many."""
+    """Mark expired pauses inactive (they stopped applying already); returns how many."""
     now = _now()
     expired = DoNotSendEntry.objects.filter(active=True, expires_at__isnull=False, expires_at__lte=now)
     return expired.update(active=False, removed_at=now, removal_reason="Suppression expired")

@@ -1,7 +1,8 @@
 """SMTP replies and DSN diagnostics → :class:`~bounces.taxonomy.Classification`.
 
 Data driven: the enhanced status code, the basic reply code and the diagnostic text each give a
-category with a strength (:mod:`bounces.smtp_rules`); the strongest piece of evidence wins. A
+category with a strength (:mod:`bounces.smtp_rules`); the strongest piece of evidence wins, and a
+generic code (``5.0.0``, ``5.5.0``) is weaker than any specific text. A
 4.x.x / 4xx reply is transient, and transient evidence never yields a hard category.
 
 Public API: :func:`classify_smtp`, :func:`find_enhanced_code`, :func:`classify_mapping` (another
@@ -14,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
-from bounces.smtp_rules import BASIC_CODE_RULES, ENHANCED_STATUS_RULES, TEXT_RULES
+from bounces.smtp_rules import BASIC_CODE_RULES, ENHANCED_STATUS_RULES, GENERIC_CODE_STRENGTH, TEXT_RULES
 from bounces.taxonomy import (
     Category,
     Classification,
@@ -73,7 +74,8 @@ def _enhanced_evidence(code: str | None) -> Evidence | None:
     rule = ENHANCED_STATUS_RULES.get(f"X.{subject}.{detail}") or ENHANCED_STATUS_RULES.get(f"X.{subject}")
     if rule is None:
         return None
-    return Evidence(rule.category, rule.strength, f"enhanced {code}", rule.ours)
+    strength = min(rule.strength, GENERIC_CODE_STRENGTH) if detail == "0" else rule.strength
+    return Evidence(rule.category, strength, f"enhanced {code}", rule.ours)
 
 
 def _basic_evidence(code: int | None) -> Evidence | None:

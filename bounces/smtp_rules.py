@@ -4,6 +4,11 @@
 * :data:`BASIC_CODE_RULES`: RFC 5321 basic reply codes (``550``), the weakest evidence
 * :data:`TEXT_RULES`: regular expressions over the diagnostic text, usually the strongest: specific
   text ("mailbox full", "blocked using Spamhaus") beats a generic code (``5.1.1``, ``5.7.1``)
+
+A code whose detail is 0 (``5.0.0``, ``5.5.0``: RFC 3463's "other or undefined … status") is
+*generic*: it counts at most :data:`GENERIC_CODE_STRENGTH`, below every text rule, so specific text
+always decides ("550 5.5.0 Requested action not taken: mailbox unavailable" is Bad-Mailbox, not
+Bad-Configuration). Alone, or beside text no rule knows, it still gives its table's category.
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from typing import NamedTuple
 from bounces.taxonomy import Category, CodeRule
 
 _C = Category
+
+#: The most a generic enhanced code (detail 0, e.g. ``5.0.0``, ``5.5.0``) counts: less than any
+#: text rule (the weakest is 18), more than any basic reply code (at most 10).
+GENERIC_CODE_STRENGTH = 12
 
 #: RFC 3463 enhanced status codes, class written as ``X``. ``"X.4"`` is the subject default,
 #: ``"X.4.7"`` an exact code. Strengths: subject defaults 15-30, exact codes 40-75.

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from bounces.conf import pause_policy
 from bounces.forms import DnsAddForm, DnsFilterForm, DnsRemoveForm
 from bounces.models import DnsReason, DoNotSendEntry
 from bounces.services import dns_add, dns_remove
@@ -77,6 +78,7 @@ def _list_context(
         "page": page,
         "query": query,
         "now": clock.now(),
+        "pause_policy": pause_policy(),
         "add_form": add_form or DnsAddForm(prefix="add"),
         "remove_form": remove_form,
         "remove_entry": remove_entry,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from clients.models import Client, MessagingContact, MessagingProfile
+from clients.models import Client, MessagingContact, MessagingProfile, VoicemailChoice
 
 YES_NO = [(True, "Yes"), (False, "No")]
 
@@ -16,7 +16,8 @@ def _yes_no() -> forms.TypedChoiceField:
 class MessagingProfileForm(forms.ModelForm):
     consent_given = _yes_no()
     use_client_detail_info = _yes_no()
-    voicemail_ok = _yes_no()
+    # Clinic default (a messaging setting, Yes unless changed), or the client's own Yes / No.
+    voicemail_ok = forms.ChoiceField(choices=VoicemailChoice.choices, widget=forms.RadioSelect)
 
     class Meta:
         model = MessagingProfile

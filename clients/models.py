@@ -14,7 +14,10 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 @cache
 def time_zone_choices() -> list[tuple[str, str]]:
-    zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith("Etc/"))
+    # Civil time zones only: "right/…" and "posix/…" are copies that count leap seconds or repeat.
+    zones = sorted(
+        z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "right/", "posix/"))
+    )
     return [(z, z.replace("_", " ")) for z in zones]
 
 
@@ -27,6 +30,14 @@ class ContactMethod(models.TextChoices):
     FAX = "fax", "Fax"
     MAIL = "mail", "Mail"
     PHONE = "phone", "Phone"
+
+
+class VoicemailChoice(models.TextChoices):
+    """The answers to "OK to leave voicemail": the clinic's default (a messaging setting) or the client's own."""
+
+    CLINIC_DEFAULT = "default", "Clinic default"
+    YES = "yes", "Yes"
+    NO = "no", "No"
 
 
 class Language(models.TextChoices):
@@ -114,8 +125,13 @@ class MessagingProfile(models.Model):
         default=True,
         help_text="Yes: messages use the chart's basic information. No: the Messaging Contact is used.",
     )
-    voicemail_ok = models.BooleanField(
-        "OK to leave voicemail", default=False, help_text="If no, a call answered by a machine leaves no message."
+    voicemail_ok = models.CharField(
+        "OK to leave voicemail",
+        max_length=8,
+        choices=VoicemailChoice.choices,
+        default=VoicemailChoice.CLINIC_DEFAULT,
+        help_text="Clinic default: the clinic's setting decides (Yes unless changed). Yes / No: this client's "
+        "own choice. If no, a call answered by a machine leaves no message.",
     )
     sms_opted_out = models.BooleanField(
         "Replied STOP to texts", default=False, help_text="Set by an SMS STOP reply, cleared by START."

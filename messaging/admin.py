@@ -15,14 +15,16 @@ from messaging.models import (
     Channel,
     Delivery,
     InboundMessage,
+    MessageContent,
     MessageTemplate,
     MessageType,
     ProviderEvent,
     SystemSetting,
     SystemSettingChange,
+    TemplateVersion,
 )
-from messaging.services_settings import setting_update
-from messaging.system_settings import REGISTRY, parse_value
+from messaging.services_settings import setting_check, setting_update
+from messaging.system_settings import REGISTRY
 
 
 class SystemSettingForm(forms.ModelForm):
@@ -36,7 +38,8 @@ class SystemSettingForm(forms.ModelForm):
             raise ValidationError("Unknown setting number.")
         from messaging.system_settings import format_value
 
-        return format_value(definition, parse_value(definition, self.cleaned_data["value"]))
+        # Its type, and agreement with related settings (a stop time after the start of the day).
+        return format_value(definition, setting_check(number=self.instance.number, value=self.cleaned_data["value"]))
 
 
 @admin.register(SystemSetting)
@@ -93,6 +96,9 @@ class SystemSettingChangeAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # an audit row stays (also no bulk "Delete selected")
 
 
 class MessageTemplateInline(admin.StackedInline):
@@ -153,6 +159,12 @@ class BroadcastAdmin(admin.ModelAdmin):
     )
     list_filter = ("state", "automated", "message_type")
     search_fields = ("=id", "description")
+    readonly_fields = ("created_by", "created_at")  # who sent it, and when, stay as recorded
+
+    def save_model(self, request: HttpRequest, obj: Broadcast, form: forms.ModelForm, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(ProviderEvent)
@@ -211,3 +223,48 @@ class AutomationRuleAdmin(admin.ModelAdmin):
     @admin.display(description="Contact methods")
     def channel_list(self, obj: AutomationRule) -> str:
         return channel_names(obj.channels) if obj.channels else "Preferred contact method"
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """A record kept as it was: readable, never added, changed or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(TemplateVersion)
+class TemplateVersionAdmin(_ReadOnly):
+    """Every version a message was created from (messaging.content): old versions stay readable."""
+
+    list_display = ("message_type", "channel", "number", "created_at")
+    list_filter = ("channel", "message_type")
+    fields = (
+        "message_type",
+        "channel",
+        "number",
+        "created_at",
+        "sms_body",
+        "email_subject",
+        "email_text",
+        "email_html",
+        "voice_script",
+        "voice_audio",
+        "voice_audio_sha256",
+        "fax_body",
+        "digest",
+    )
+
+
+@admin.register(MessageContent)
+class MessageContentAdmin(_ReadOnly):
+    """What messages said as they went out (one row per distinct content)."""
+
+    list_display = ("created_at", "channel", "subject", "encoding", "segments")
+    list_filter = ("channel",)
+    fields = ("channel", "created_at", "subject", "text", "encoding", "segments", "audio", "audio_sha256", "digest")

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from bounces.taxonomy import CATEGORIES
 from messaging.channels.registry import all_specs
+from messaging.dispatch.pauses import is_paused
 from messaging.models import Attempt, Channel, Delivery, HistoryLayout, ProviderEvent, RecipientType, Status
 from messaging.rendering import format_phone
 
@@ -121,6 +122,8 @@ def _channel(r: Row) -> Cell:
 
 def _status(r: Row) -> Cell:
     status = r["status"]
+    if is_paused(status, r["status_reason"]):  # waiting for its address's pause (messaging.dispatch.pauses)
+        return Cell("Paused", css="badge warn", title=r["status_reason"])
     css = f"badge {STATUS_CSS.get(status, '')}".strip()
     return Cell(STATUS_LABELS.get(status, status), css=css, title=r["status_reason"])
 

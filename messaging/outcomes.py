@@ -15,10 +15,11 @@ Rules
   (unique provider + event id); a duplicate returns False and changes nothing.
 * **Compare-and-set.** The status is written with ``UPDATE … WHERE status = <what we read>``;
   a concurrent change makes us read again and re-decide.
-* **Failures** follow the channel's :func:`retry_policy`: a hard classification ends the
-  delivery (failed) and ``bounces.services.bounce_record`` puts the address on the Do-Not-Send
-  list; a soft one schedules a redial or resend via ``next_attempt_at`` (the sweeper picks it
-  up) until the channel's counts are used up, then ends it as failed (soft).
+* **Failures** follow the channel's :func:`retry_policy`: a soft one schedules a redial or resend
+  via ``next_attempt_at`` (the sweeper picks it up) until the channel's counts are used up, then
+  ends it as failed (soft); a hard one ends it (failed). Only a delivery that *ended* failed goes
+  to ``bounces.services.bounce_record``, once: hard puts the address on the Do-Not-Send list, soft
+  counts one failed message towards a pause (a redial or resend is not a new bounce).
 
 Retry policy per channel (the seed's numbered settings)
 -------------------------------------------------------
@@ -31,10 +32,15 @@ email   none (no line to redial)        256, every 258 minutes             alway
 sms     none                            none (see below)                   always
 ======  ==============================  =================================  ==================
 
-Redials come first, then resends (at most 1 + redials + resends attempts). A redial may retry
+README › Delivery rules › Retries: each of the **1 + resends** sends is dialled up to **1 + redials**
+times — redials ``DISPATCH_REDIAL_SECONDS`` apart, for a line failure (busy / no answer / a failed
+call) —, and the next send starts the resend interval after the previous send's last dial failed.
+An always-busy line is thus called exactly (1 + resends) × (1 + redials) times; a soft failure that
+is not a line failure (a full mailbox) skips the rest of the send's redials (a call answered by a
+machine where voicemail is not allowed is not a failure: it ends "Not left", see the voice
+webhooks); a hard one ends the delivery once the send's redials are used up. A redial may retry
 even a hard-looking call failure (Twilio's ``failed`` is often transient, and the product's
-settings say busy / no-answer / failed calls are redialled); once redials are used up the
-classification decides.
+settings say busy / no-answer / failed calls are redialled).
 
 SMS is not resent after a soft failure: the seed has no SMS resend setting, carriers already
 retry an unreachable handset within the message's validity period, and the FCC healthcare
@@ -81,11 +87,24 @@ _CAS_ROUNDS = 5
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    redials: int = 0
+    redials: int = 0  # per send
     redial_delay: dt.timedelta = dt.timedelta(minutes=1)
     resends: int = 0
     resend_interval: dt.timedelta = dt.timedelta(hours=1)
     restart_unfinished: bool = True
+
+    @property
+    def sends(self) -> int:
+        return 1 + self.resends
+
+    @property
+    def dials_per_send(self) -> int:
+        return 1 + self.redials
+
+    @property
+    def most_attempts(self) -> int:
+        """Provider calls to an address that always fails softly on the line: sends × dials."""
+        return self.sends * self.dials_per_send
 
 
 def retry_policy(channel: str) -> RetryPolicy:
@@ -120,14 +139,31 @@ class Retry:
 
 
 def next_retry(
-    policy: RetryPolicy, *, redial_count: int, resend_count: int, redial: bool, hard: bool, now: dt.datetime
+    policy: RetryPolicy, *, redials_this_send: int, resend_count: int, redial: bool, hard: bool, now: dt.datetime
 ) -> Retry | None:
-    """When to try again after a failure, or None when the delivery is finished."""
-    if redial and redial_count < policy.redials:
-        return Retry("redial", now + policy.redial_delay, redial_count + 1, policy.redials)
+    """When to try again after a failure, or None when the delivery is finished.
+
+    ``redials_this_send``: redials already made since the current send's first dial (each send
+    gets ``policy.redials`` of its own); ``resend_count``: resends already made.
+    """
+    if redial and redials_this_send < policy.redials:
+        return Retry("redial", now + policy.redial_delay, redials_this_send + 1, policy.redials)
     if not hard and resend_count < policy.resends:
         return Retry("resend", now + policy.resend_interval, resend_count + 1, policy.resends)
     return None
+
+
+def redials_this_send(delivery_id: int) -> int:
+    """Redials since the current send's first dial (its first attempt or its latest resend); a
+    restart after a worker failure repeats a dial and counts as neither."""
+    count = 0
+    kinds = Attempt.objects.filter(delivery_id=delivery_id).order_by("-number").values_list("kind", flat=True)
+    for kind in kinds:
+        if kind == Attempt.Kind.REDIAL:
+            count += 1
+        elif kind != Attempt.Kind.RESTART:
+            break
+    return count
 
 
 # --- the entry point --------------------------------------------------------------------------------
@@ -321,7 +357,7 @@ def apply_failure(
     hard = bool(classification.hard) or not _retryable(classification)
     retry = next_retry(
         policy,
-        redial_count=delivery.redial_count,
+        redials_this_send=redials_this_send(delivery.pk) if redial and policy.redials else 0,
         resend_count=delivery.resend_count,
         redial=redial,
         hard=hard,
@@ -351,16 +387,24 @@ def apply_failure(
             "retry_kind": retry.kind,
             counter: F(counter) + 1,
             "status_reason": (
-                f"{classification.category}: {retry.kind} {retry.number} of {retry.of} "
-                f"at {retry.at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
+                f"{classification.category}: {retry.kind} {retry.number} of {retry.of}"
+                f"{_send_of(retry, delivery, policy)} at {retry.at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC"
             )[:255],
         }
     if not _cas(delivery, expected, **changes):
         return None
     _close_attempt(delivery, Status.FAILED, now=now, error_code=common["error_code"])
     delivery.refresh_from_db()
-    _bounce_record(delivery, classification)
+    if retry is None:  # the message ended failed: one bounce, whatever its redials and resends
+        _bounce_record(delivery, classification)
     return True
+
+
+def _send_of(retry: Retry, delivery: Delivery, policy: RetryPolicy) -> str:
+    """For a redial when the channel resends too: which send it belongs to (", send 2 of 3")."""
+    if retry.kind != "redial" or not policy.resends:
+        return ""
+    return f", send {delivery.resend_count + 1} of {policy.sends}"
 
 
 def _retryable(classification: Classification) -> bool:

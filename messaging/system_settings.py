@@ -50,6 +50,18 @@ def _d(number: int, name: str, kind: Kind, default: str, help: str = "", **kw: o
     return SettingDef(number, name, kind, default, help, **kw)  # type: ignore[arg-type]
 
 
+def _initial_day_start() -> str:
+    """Setting 274's default: ``MESSAGING_DAY_START`` (``settings.DAY_START_TIME``), as HH:MM."""
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    raw = str(getattr(settings, "DAY_START_TIME", "08:00"))
+    try:
+        return dt.time.fromisoformat(raw).strftime("%H:%M")
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"MESSAGING_DAY_START must be a time of day as HH:MM, not {raw!r}") from exc
+
+
 REGISTRY: dict[int, SettingDef] = {
     s.number: s
     for s in [
@@ -61,14 +73,14 @@ REGISTRY: dict[int, SettingDef] = {
             "Text placed in Billing Statement messages ({{ statement_message }}).",
             allow_blank=True,
         ),
-        _d(251, "MESSAGING - FAX - # of Resends", Kind.COUNT, "2", "Times a failed fax is sent again."),
+        _d(251, "MESSAGING - FAX - # of Resends", Kind.COUNT, "2", "Sends after the first (each redialled per 260)."),
         _d(256, "MESSAGING - EMAIL - # of Resends", Kind.COUNT, "2", "Times a soft-bounced e-mail is sent again."),
         _d(
             257,
             "MESSAGING - VOICE - # of Resends",
             Kind.COUNT,
             "2",
-            "Times a call is started again after its redials are used up.",
+            "Sends after the first (each redialled per 266).",
         ),
         _d(258, "MESSAGING - EMAIL - Resend Interval", Kind.MINUTES, "60", "Minutes between e-mail resends."),
         _d(
@@ -78,9 +90,17 @@ REGISTRY: dict[int, SettingDef] = {
             "yes",
             "Yes: a fax job interrupted by a worker failure is restarted. No: it is marked failed.",
         ),
-        _d(260, "MESSAGING - FAX - # of Redials", Kind.COUNT, "3", "Immediate redials of a busy / unanswered fax."),
+        _d(260, "MESSAGING - FAX - # of Redials", Kind.COUNT, "3", "Redials per send: busy / no answer / line error."),
         _d(262, "MESSAGING - FAX - Resend Interval", Kind.MINUTES, "30", "Minutes between fax resends."),
-        _d(266, "MESSAGING - VOICE - # of Redials", Kind.COUNT, "2", "Redials of a busy / unanswered / failed call."),
+        _d(266, "MESSAGING - VOICE - # of Redials", Kind.COUNT, "2", "Redials per send: busy / no answer / failed."),
+        _d(
+            267,
+            "MESSAGING - VOICE - OK to leave voicemail (clinic default)",
+            Kind.BOOL,
+            "yes",
+            "Yes: a call answered by a machine leaves the message for consented clients whose chart says "
+            "'Clinic default'. A client's own Yes or No always wins.",
+        ),
         _d(268, "MESSAGING - VOICE - Resend Interval", Kind.MINUTES, "60", "Minutes between call resends."),
         _d(
             269,
@@ -117,6 +137,14 @@ REGISTRY: dict[int, SettingDef] = {
             Kind.TIME,
             "21:00",
             "No faxes after this time in the recipient's time zone.",
+        ),
+        _d(
+            274,
+            "MESSAGING - Start Time",
+            Kind.TIME,
+            _initial_day_start(),
+            "No texts, calls or faxes before this time in the recipient's time zone; must be earlier than "
+            "every stop time (270, 272, 273). Initially MESSAGING_DAY_START.",
         ),
         _d(
             276,

@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 
 from bounces import services
-from bounces.models import DnsReason, DoNotSendEntry, SoftBounce
+from bounces.models import DnsReason, DoNotSendEntry, SoftBounce, SoftFailurePolicy
+from bounces.selectors import blocked_addresses, paused_addresses
 from bounces.taxonomy import Classification
 from bounces.tests.deliveries import make_delivery
 from core import clock
@@ -128,31 +129,46 @@ def test_failures_on_our_side_do_not_touch_the_recipient() -> None:
     assert not DoNotSendEntry.objects.exists()
 
 
-# --- soft bounces --------------------------------------------------------------------------------
+# --- soft failures and the pause --------------------------------------------------------------------
+# bounce_record is called once per message that *ended* failed (messaging.outcomes); the pause is
+# listed on the Do-Not-Send screen but blocks nothing: address_suppression ignores it.
 
 
-def test_soft_bounces_suppress_for_a_while_after_the_limit() -> None:
+def test_failed_messages_pause_the_address_for_a_while_after_the_limit() -> None:
     with clock.freeze(T0) as frozen:
         for _ in range(2):
             services.bounce_record(delivery=make_delivery(address="full@example.org"), classification=SOFT)
             frozen.advance(days=1)
         assert SoftBounce.objects.count() == 2
-        assert services.address_suppression("email", "full@example.org") is None
+        assert services.address_pause("email", "full@example.org") is None
 
         third = make_delivery(address="full@example.org")
         services.bounce_record(delivery=third, classification=SOFT)
-        entry = services.address_suppression("email", "full@example.org")
-        assert entry is not None
+        entry = services.address_pause("email", "full@example.org")
+        assert entry is not None and entry.is_pause
         assert entry.reason == DnsReason.SOFT_BOUNCES
-        assert entry.category == "Quota-Issues"
+        assert entry.get_reason_display() == "Paused after repeated soft failures"
+        assert entry.category == entry.suppression_category == "Quota-Issues"  # never DNS
         assert entry.source_delivery == third
         assert entry.expires_at == frozen.now() + dt.timedelta(days=3)
+        assert services.address_suppression("email", "full@example.org") is None  # a pause is not a block
+        assert blocked_addresses("email", ["full@example.org"]) == {}
+        assert paused_addresses("email", ["Full@Example.org"]) == {"full@example.org": entry}
 
         frozen.advance(days=3, seconds=1)
-        assert services.address_suppression("email", "full@example.org") is None
+        assert services.address_pause("email", "full@example.org") is None
+        assert paused_addresses("email", ["full@example.org"]) == {}
 
 
-def test_soft_bounces_outside_the_window_do_not_count() -> None:
+def test_one_message_is_one_failure_however_often_it_is_recorded() -> None:
+    delivery = make_delivery(address="once@example.org")
+    for _ in range(5):
+        services.bounce_record(delivery=delivery, classification=SOFT)
+    assert SoftBounce.objects.count() == 1
+    assert services.address_pause("email", "once@example.org") is None
+
+
+def test_failures_outside_the_window_do_not_count() -> None:
     with clock.freeze(T0) as frozen:
         for _ in range(3):
             services.bounce_record(delivery=make_delivery(address="slow@example.org"), classification=SOFT)
@@ -161,39 +177,60 @@ def test_soft_bounces_outside_the_window_do_not_count() -> None:
     assert not DoNotSendEntry.objects.exists()
 
 
-def test_a_success_resets_the_soft_bounce_count() -> None:
+def test_a_delivered_message_clears_the_failures_and_lifts_the_pause() -> None:
     with clock.freeze(T0):
         for _ in range(2):
             services.bounce_record(delivery=make_delivery(address="back@example.org"), classification=SOFT)
         assert services.bounce_success(channel="email", address="Back@example.org") == 2
         services.bounce_record(delivery=make_delivery(address="back@example.org"), classification=SOFT)
-    assert not DoNotSendEntry.objects.exists()
-    assert SoftBounce.objects.filter(cleared_at__isnull=True).count() == 1
+        assert not DoNotSendEntry.objects.exists()
+        assert SoftBounce.objects.filter(cleared_at__isnull=True).count() == 1
+
+        for _ in range(2):
+            services.bounce_record(delivery=make_delivery(address="back@example.org"), classification=SOFT)
+        pause = services.address_pause("email", "back@example.org")
+        assert pause is not None
+        services.bounce_success(channel="email", address="back@example.org")
+        pause.refresh_from_db()
+        assert not pause.active and "delivered" in pause.removal_reason
 
 
 @override_settings(SOFT_BOUNCE_LIMIT=2, SOFT_BOUNCE_WINDOW_DAYS=1, SOFT_BOUNCE_SUPPRESS_DAYS=10)
-def test_soft_bounce_policy_reads_settings() -> None:
+def test_without_an_admin_row_the_environment_decides() -> None:
     with clock.freeze(T0) as frozen:
         for _ in range(2):
             services.bounce_record(delivery=make_delivery(address="cfg@example.org"), classification=SOFT)
-        entry = services.address_suppression("email", "cfg@example.org")
+        entry = services.address_pause("email", "cfg@example.org")
         assert entry is not None
         assert entry.expires_at == frozen.now() + dt.timedelta(days=10)
 
 
-@override_settings(SOFT_BOUNCE_LIMIT=0)
-def test_soft_bounce_suppression_can_be_turned_off() -> None:
+@override_settings(SOFT_BOUNCE_LIMIT=2)
+def test_the_admin_row_overrides_the_environment() -> None:
+    SoftFailurePolicy.objects.create(failed_messages=4, window_days=30, pause_days=5)
+    with clock.freeze(T0) as frozen:
+        for n in range(4):
+            frozen.advance(days=6 if n else 0)  # four in 18 days: inside 30, outside the environment's 7
+            assert services.address_pause("email", "row@example.org") is None, n
+            services.bounce_record(delivery=make_delivery(address="row@example.org"), classification=SOFT)
+        entry = services.address_pause("email", "row@example.org")
+        assert entry is not None and entry.expires_at == frozen.now() + dt.timedelta(days=5)
+        assert "4 messages ended failed (soft) within 30 days" in entry.note
+
+
+def test_pausing_can_be_turned_off() -> None:
+    SoftFailurePolicy.objects.create(failed_messages=0)
     for _ in range(5):
         services.bounce_record(delivery=make_delivery(address="off@example.org"), classification=SOFT)
     assert SoftBounce.objects.count() == 5
     assert not DoNotSendEntry.objects.exists()
 
 
-def test_expired_suppression_is_retired_and_a_hard_bounce_replaces_a_temporary_one() -> None:
+def test_expired_pause_is_retired_and_a_hard_bounce_replaces_a_pause() -> None:
     with clock.freeze(T0) as frozen:
         for _ in range(3):
             services.bounce_record(delivery=make_delivery(address="mix@example.org"), classification=SOFT)
-        temporary = services.address_suppression("email", "mix@example.org")
+        temporary = services.address_pause("email", "mix@example.org")
         assert temporary is not None and temporary.expires_at is not None
 
         frozen.advance(days=1)
@@ -204,20 +241,21 @@ def test_expired_suppression_is_retired_and_a_hard_bounce_replaces_a_temporary_o
         temporary.refresh_from_db()
         assert not temporary.active and temporary.removal_reason.startswith("Replaced")
 
-        # A later soft suppression never shortens a permanent entry.
+        # A later pause never shortens a permanent entry.
         for _ in range(3):
             services.bounce_record(delivery=make_delivery(address="mix@example.org"), classification=SOFT)
         assert services.address_suppression("email", "mix@example.org") == permanent
+        assert services.address_pause("email", "mix@example.org") is None
 
 
-def test_a_new_suppression_after_an_expired_one() -> None:
+def test_a_new_pause_after_an_expired_one() -> None:
     with clock.freeze(T0) as frozen:
         for _ in range(3):
             services.bounce_record(delivery=make_delivery(address="again@example.org"), classification=SOFT)
         frozen.advance(days=10)
         for _ in range(3):
             services.bounce_record(delivery=make_delivery(address="again@example.org"), classification=SOFT)
-        current = services.address_suppression("email", "again@example.org")
+        current = services.address_pause("email", "again@example.org")
     assert current is not None
     assert DoNotSendEntry.objects.filter(address="again@example.org").count() == 2
     assert DoNotSendEntry.objects.filter(address="again@example.org", active=True).count() == 1

@@ -23,7 +23,7 @@ def profile_post(**overrides):
         "consent_given": "True",
         "preferred_contact_method": "email",
         "use_client_detail_info": "True",
-        "voicemail_ok": "False",
+        "voicemail_ok": "default",
     }
     data.update(overrides)
     return data

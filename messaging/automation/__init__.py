@@ -18,7 +18,7 @@ Nobody clicks Send for these. Each minute (``run_planner``, beat task ``automati
 
 Send times are computed in the recipient's time zone: "2 days before" a 10:00 appointment is
 10:00 two days earlier on the client's wall clock, across daylight-saving changes too. "0 days"
-means the start of the messaging day (``DAY_START_TIME``) on the appointment's day.
+means the start of the messaging day (setting 274) on the appointment's day.
 
 Telehealth appointments get the two JaaS telehealth messages (with the meeting link) instead of
 the standard reminder; both follow setting 773 like the standard reminder. A send time missed

@@ -40,6 +40,7 @@ from messaging.automation.specs import (
 )
 from messaging.channels.registry import channels_preferred_by, staff_defaults
 from messaging.models import MessageType, RecipientType
+from messaging.quiet_hours import day_opening
 from messaging.recipients import staff_address
 from messaging.system_settings import get_setting
 
@@ -204,7 +205,7 @@ def renewal_candidates(profile: StaffProfile, ctx: Context) -> list[Candidate]:
     dates = {d for d in (profile.licence_renewal_date, profile.credential_renewal_date) if d is not None}
     result: list[Candidate] = []
     for day in sorted(dates):
-        anchor = dt.datetime.combine(day, day_start(), tzinfo=profile.zone)
+        anchor = day_opening(day, day_start(), profile.zone)
         for offset in ctx.offsets[RENEWALS]:
             due = send_time(RENEWAL, offset, anchor=anchor, zone=profile.zone)
             base = f"user:{profile.user_id}:{RENEWALS}:{day:%Y%m%d}:{offset.token}"

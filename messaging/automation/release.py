@@ -185,7 +185,8 @@ def _appointment_state_reason(delivery: Delivery, key: str, ctx: Context) -> str
 def _client_gate(delivery: Delivery) -> Verdict | None:
     """Client-level checks: active, consent, Part 2 (setting 490)."""
     client = delivery.client
-    assert client is not None
+    if client is None:  # a staff message: no client checks
+        return None
     if not client.is_active:
         return Verdict(Status.CANCELLED, Why.INACTIVE)
     profile = _related(client, "messaging")
@@ -202,7 +203,8 @@ def _membership_reason(delivery: Delivery, ctx: Context) -> str:
     key = delivery.dedupe_key or ""
     if key.startswith("appt:"):
         appointment = delivery.appointment
-        assert appointment is not None
+        if appointment is None:  # the appointment was deleted (SET_NULL): nothing to plan for
+            return Why.DELETED
         wanted = {c.key for c in appointment_candidates(appointment, ctx)}
     elif key.startswith("user:"):
         profile = _related(delivery.user, "staff_profile")

@@ -14,11 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-
 from clients.models import AppointmentStatus, OffsetUnit
 from core import clock
 from messaging.models import Status
+from messaging.quiet_hours import day_opening, day_start
 from messaging.system_settings import get_setting
 
 PLAN_AHEAD = dt.timedelta(days=1)  # rows are written this long before their send time
@@ -122,10 +121,6 @@ def enrolled(spec: AutoType) -> bool:
     return spec.enrol_setting is None or bool(get_setting(spec.enrol_setting))
 
 
-def day_start() -> dt.time:
-    return dt.time.fromisoformat(settings.DAY_START_TIME)
-
-
 clinic_zone = clock.clinic_zone
 
 
@@ -133,13 +128,15 @@ def send_time(anchor_kind: str, offset: Offset, *, anchor: dt.datetime, zone: zo
     """When a message ``offset`` from ``anchor`` goes out, in UTC.
 
     Days count on the recipient's wall clock (same local time N days earlier or later); hours and
-    minutes are exact. "0 days before" is the start of the messaging day on the anchor's day.
+    minutes are exact. "0 days before" is the start of the messaging day (setting 274) on the
+    anchor's day: the first instant the recipient's clock shows it (or jumps past it, on a
+    spring-forward day).
     """
     sign = -1 if anchor_kind in (START, RENEWAL) else 1
     if offset.unit == OffsetUnit.DAYS:
         local = anchor.astimezone(zone)
         if offset.amount == 0 and sign < 0:
-            return dt.datetime.combine(local.date(), day_start(), tzinfo=zone).astimezone(dt.UTC)
+            return day_opening(local.date(), day_start(), zone)
         return (local + sign * offset.delta).astimezone(dt.UTC)
     return (anchor + sign * offset.delta).astimezone(dt.UTC)
 

@@ -9,21 +9,23 @@ claimed ids" tasks, never a countdown or ETA.
 2. **Send** (:func:`send_claimed`, the ``messaging.send_batch`` task) a batch of claimed rows
    still ours — :mod:`messaging.dispatch.send`: check each again (consent, the Do-Not-Send list,
    the address, the sending window — :mod:`~messaging.dispatch.checks`,
-   :mod:`~messaging.dispatch.windows`), start the attempts by compare-and-set
+   :mod:`~messaging.dispatch.windows`; an address paused after repeated soft failures waits —
+   :mod:`~messaging.dispatch.pauses`), start the attempts by compare-and-set
    (:mod:`~messaging.dispatch.attempts`), call the transport outside any transaction and write the
    results back in groups (:mod:`~messaging.dispatch.writeback`).
 3. **Restart unfinished jobs** (:func:`restart_unfinished`): a row still ``sending`` after its
    lease expired belonged to a worker that died; it is settled, queued again or restarted
    according to the channel's setting — :mod:`messaging.dispatch.claim`.
 
-Stop times: settings 270 (voice), 272 (SMS), 273 (fax) end the day and ``DAY_START_TIME`` starts
-it, in the recipient's time zone; e-mail has no window. Work outside the window is queued again
-for the next window's start — never dropped (:mod:`messaging.dispatch.windows`).
+Stop times: settings 270 (voice), 272 (SMS), 273 (fax) end the day and setting 274 starts it:
+the window [start, stop) in the recipient's time zone, never past midnight; e-mail has no window.
+Work outside the window is queued again for the next window's start — never dropped
+(:mod:`messaging.dispatch.windows`).
 
 The modules import one way (``checks`` uses ``windows``; ``attempts`` uses ``checks`` and
-``claim``; ``send`` uses them all; ``writeback`` only the models), and none imports
-``messaging.tasks`` or ``messaging.automation``: the tasks are found by their registered names
-(:func:`~messaging.dispatch.claim.enqueue`), and the 42 CFR Part 2 gate
+``claim``; ``pauses`` uses ``attempts`` and ``checks``; ``send`` uses them all; ``writeback`` only
+the models), and none imports ``messaging.tasks`` or ``messaging.automation``: the tasks are found
+by their registered names (:func:`~messaging.dispatch.claim.enqueue`), and the 42 CFR Part 2 gate
 (:func:`hie_block_reason`) lives in :mod:`~messaging.dispatch.checks`.
 
 Callers use ``from messaging import dispatch; dispatch.X`` (this module re-exports the names used

@@ -3,7 +3,7 @@
 One ``UPDATE … RETURNING`` moves the claimed rows from the claim token to a token of this run
 (compare-and-set: a task delivered twice, or two workers, get each row at most once), counts the
 attempt and extends the lease, and the :class:`~messaging.models.Attempt` rows are written in the
-same commit (one statement on PostgreSQL). A row over ``MAX_ATTEMPTS`` fails instead. An error
+same commit (one statement on PostgreSQL). A row over :func:`attempt_limit` fails instead. An error
 from the provider (or found before any attempt) is settled here: the bounce policy for a refusal,
 the restart rules for an outcome nobody knows, back-off for the rest.
 """
@@ -26,7 +26,14 @@ from messaging.dispatch.checks import Verdict
 from messaging.dispatch.claim import lease, new_claim_token
 from messaging.models import Attempt, Delivery, Status
 
+# A safety net against a delivery retried for ever (throttling, network errors): it fails after this
+# many attempts more than the most its channel's redial / resend settings plan (README › Delivery rules).
 MAX_ATTEMPTS = 25
+
+
+def attempt_limit(channel: str) -> int:
+    """Attempts a delivery on ``channel`` may make: 25 for a text; the planned sends × dials + 24."""
+    return MAX_ATTEMPTS - 1 + outcomes.retry_policy(channel).most_attempts
 
 
 def _worker_name() -> str:
@@ -57,7 +64,8 @@ def _start_attempts(items: list[_Send], token: str, *, now: dt.datetime) -> str:
     the rows this run now owns.
     """
     run = new_claim_token()
-    over = [item for item in items if item.delivery.attempt_count >= MAX_ATTEMPTS]
+    limit = attempt_limit(items[0].delivery.channel) if items else MAX_ATTEMPTS
+    over = [item for item in items if item.delivery.attempt_count >= limit]
     for item in over:
         _mine(item.delivery, token).update(
             status=Status.FAILED,
@@ -65,10 +73,10 @@ def _start_attempts(items: list[_Send], token: str, *, now: dt.datetime) -> str:
             lease_expires_at=None,
             next_attempt_at=None,
             error_code="attempts",
-            status_reason=f"Gave up after {MAX_ATTEMPTS} attempts",
+            status_reason=f"Gave up after {limit} attempts",
             updated_at=now,
         )
-    items = [item for item in items if item.delivery.attempt_count < MAX_ATTEMPTS]
+    items = [item for item in items if item.delivery.attempt_count < limit]
     if not items:
         return run
     if connection.vendor == "postgresql":
@@ -176,7 +184,8 @@ def _take_for_run(items: dict[int, _Send], token: str, run: str, *, now: dt.date
 
 def _fail_unsent(delivery: Delivery, token: str, error: TransportError, *, now: dt.datetime) -> None:
     """A failure found before any attempt (our configuration): the bounce policy decides."""
-    assert error.classification is not None
+    if error.classification is None:
+        raise TypeError("a failure found before any attempt must carry its classification")
     outcomes.apply_failure(
         delivery,
         classification=error.classification,

@@ -130,11 +130,20 @@ def check_before_send(delivery: Delivery, verdict: Verdict, blocked: dict[str, A
         return Verdict("suppress", reason=f"On the Do-Not-Send list: {entry.get_reason_display()}", category=category)
     later = next_window_start(delivery.channel, recipient_zone(delivery), now)
     if later is not None:
-        window = sending_window(delivery.channel)
-        assert window is not None
-        reason = (
-            f"Outside the sending window ({window[0]:%H:%M}–{window[1]:%H:%M} {recipient_zone(delivery).key}); "
-            "waits for the next window"
-        )
-        return Verdict("defer", reason=reason, at=later)
+        return Verdict("defer", reason=_outside_reason(delivery), at=later)
     return verdict
+
+
+def _outside_reason(delivery: Delivery) -> str:
+    """What History says of a message held for the sending window (setting 274 to the stop time)."""
+    window = sending_window(delivery.channel)
+    if window is None:
+        return "Outside the sending window; waits for the next window"
+    start, stop = window
+    zone = recipient_zone(delivery).key
+    if stop <= start:  # stored before the admin refused such values: nothing may go out
+        return (
+            f"Waiting: the sending window is empty (stop time {stop:%H:%M} is not after the start "
+            f"of the messaging day {start:%H:%M}, {zone}); correct the settings in the admin"
+        )
+    return f"Outside the sending window ({start:%H:%M}–{stop:%H:%M} {zone}); waits for the next window"

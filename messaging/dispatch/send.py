@@ -26,6 +26,7 @@ from messaging.content import record_for, store_contents
 from messaging.dispatch.attempts import _fail_unsent, _mine, _record_error, _Send, _start_attempts
 from messaging.dispatch.checks import Verdict, blocked_for, check_before_send, resolve_address
 from messaging.dispatch.claim import batch_size, claim_batch, enqueue
+from messaging.dispatch.pauses import hold_if_paused, paused_for
 from messaging.dispatch.windows import next_window_start, recipient_zone
 from messaging.dispatch.writeback import _Accepted, _Results
 from messaging.models import Delivery, MessageTemplate, Status, TemplateVersion
@@ -168,12 +169,15 @@ def _ready_to_send(deliveries: list[Delivery], token: str, templates: _TemplateC
     """Check each claimed delivery now; settle those that must not go out; render the others."""
     verdicts = [resolve_address(d) for d in deliveries]
     blocked = blocked_for(deliveries[0].channel, verdicts)
+    paused = paused_for(deliveries[0].channel, verdicts)  # repeated soft failures: wait (messaging.dispatch.pauses)
     now = clock.now()
     ready: list[_Send] = []
     for delivery, verdict in zip(deliveries, verdicts, strict=True):
         verdict = check_before_send(delivery, verdict, blocked, now)
         if verdict.action != "send":
             _settle(delivery, token, verdict, now=now)
+            continue
+        if hold_if_paused(delivery, token, verdict, paused, now=now):
             continue
         try:
             rendered = _render(delivery, templates)
@@ -236,8 +240,7 @@ def _settle(delivery: Delivery, token: str, verdict: Verdict, *, now: dt.datetim
     """Suppress, cancel or defer a claimed delivery without contacting the provider."""
     base: dict[str, Any] = {"lease_expires_at": None, "updated_at": now, "status_reason": verdict.reason[:255]}
     if verdict.action == "defer":
-        assert verdict.at is not None
-        return _requeue(delivery, token, at=verdict.at, reason=verdict.reason)
+        return _requeue(delivery, token, at=verdict.at or now, reason=verdict.reason)
     if verdict.action == "suppress":
         fields = {**base, "status": Status.SUPPRESSED, "finished_at": now, "next_attempt_at": None}
         if verdict.category:
@@ -263,7 +266,8 @@ def _requeue(delivery: Delivery, token: str, *, at: dt.datetime, reason: str) ->
 def _send(item: _Send, run: str, transport: Transport, results: _Results) -> bool:
     """Call the provider (no transaction is open) and hand the outcome to ``results`` to write back."""
     delivery, attempt = item.delivery, item.attempt
-    assert attempt is not None
+    if attempt is None:  # another run owns it (the caller sends only started attempts)
+        return False
     try:
         result = transport.send(delivery, item.rendered)
     except TransportError as error:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import phonenumbers
 from django import template
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
@@ -72,7 +73,8 @@ def _detail_url_parts() -> tuple[str, str]:
     """The escaped text before and after the delivery id in the delivery-detail URL."""
     url = reverse("messaging:delivery-detail", args=[_ID_MARK])
     head, mark, tail = url.partition(str(_ID_MARK))
-    assert mark and str(_ID_MARK) not in tail, url
+    if not mark or str(_ID_MARK) in tail:
+        raise ImproperlyConfigured(f"the delivery-detail URL {url!r} must hold the delivery id once")
     return escape(head), escape(tail)
 
 

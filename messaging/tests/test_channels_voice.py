@@ -117,7 +117,7 @@ def test_end_to_end_calls(daytime, twilio_sim, live_callbacks, settings):
     settings.RATE_LIMITS_PER_SECOND = {**settings.RATE_LIMITS_PER_SECOND, "voice": 100.0}
     human = appointment_delivery()
     busy = make_delivery(channel="voice", client=make_client(cell_phone="+16175550011"))
-    machine_no = appointment_delivery("+16175550014", voicemail_ok=False)
+    machine_no = appointment_delivery("+16175550014", voicemail_ok="no")
     presses = appointment_delivery("+16175550016")
     for claim in dispatch.claim_due(now=daytime.now(), channels=["voice"]):
         dispatch.send_claimed(claim.ids, claim.token)
@@ -126,7 +126,9 @@ def test_end_to_end_calls(daytime, twilio_sim, live_callbacks, settings):
     assert human.status == Status.DELIVERED
     assert (busy.status, busy.redial_count, busy.bounce_category) == (Status.QUEUED, 1, "No-Answer-From-Host")
     assert busy.next_attempt_at == daytime.now() + dt.timedelta(seconds=60)
-    assert (machine_no.status, machine_no.resend_count, machine_no.redial_count) == (Status.QUEUED, 1, 0)
+    assert (machine_no.status, machine_no.resend_count, machine_no.redial_count) == (Status.SUPPRESSED, 0, 0)
+    assert machine_no.status_reason == "Not left: voicemail not allowed for this client"
+    assert (machine_no.bounce_category, machine_no.hard_bounce) == ("", None)
     by_to = {r["to"]: r for r in twilio_sim.received()}
     assert "<Hangup" in by_to["+16175550014"]["twiml"] and "<Say" not in by_to["+16175550014"]["twiml"]
     assert "<Gather" in by_to[human.address]["twiml"]

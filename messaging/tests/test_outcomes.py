@@ -131,32 +131,81 @@ def test_soft_email_failure_is_resent_per_settings_256_and_258(daytime):
     assert "resend 1 of 2" in delivery.status_reason
 
 
-def test_voice_redials_first_then_resends_then_fails(daytime, settings):
+def fail_attempts(
+    delivery: Delivery, classification, *, redial: bool, limit: int = 20, until_final: bool = True
+) -> list[tuple]:
+    """Let every attempt fail until the delivery is final: (status, redial_count, resend_count, wait)
+    after each, starting each attempt as the dispatcher does (its kind from ``retry_kind``)."""
+    seen = []
+    for n in range(1, limit + 1):
+        kind = delivery.retry_kind or "first"
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=Status.SENT, provider_message_id=f"CA{n}", attempt_count=n, retry_kind=""
+        )
+        Attempt.objects.create(delivery=delivery, number=n, kind=kind, provider_message_id=f"CA{n}")
+        assert apply(delivery, "failed", f"CA{n}:x", classification=classification, redial=redial)
+        delivery = refreshed(delivery)
+        wait = delivery.next_attempt_at - delivery.updated_at if delivery.next_attempt_at else None
+        seen.append((delivery.status, delivery.redial_count, delivery.resend_count, wait))
+        if delivery.is_final:
+            return seen
+    if until_final:
+        raise AssertionError("never finished")
+    return seen
+
+
+def test_each_voice_send_is_dialled_1_plus_266_times_and_sent_1_plus_257_times(daytime, settings):
     settings.DISPATCH_REDIAL_SECONDS = 90
     setting_update(number=266, value="2", user=None)
     setting_update(number=257, value="1", user=None)
     setting_update(number=268, value="30", user=None)
     delivery = make_delivery(channel="voice")
-    seen = []
-    for n in range(1, 6):
-        Delivery.objects.filter(pk=delivery.pk).update(
-            status=Status.SENT, provider_message_id=f"CA{n}", attempt_count=n
-        )
-        Attempt.objects.create(delivery=delivery, number=n, provider_message_id=f"CA{n}", outcome="accepted")
-        changed = apply(delivery, "failed", f"CA{n}:busy", classification=classify_call("busy"), redial=True)
-        delivery = refreshed(delivery)
-        seen.append((changed, delivery.status, delivery.redial_count, delivery.resend_count))
-        if delivery.status == Status.FAILED:
-            break
-        wait = delivery.next_attempt_at - daytime.now()
-        assert wait == (dt.timedelta(seconds=90) if delivery.resend_count == 0 else dt.timedelta(minutes=30))
+    redial, resend = dt.timedelta(seconds=90), dt.timedelta(minutes=30)
+    seen = fail_attempts(delivery, classify_call("busy"), redial=True)
     assert seen == [
-        (True, Status.QUEUED, 1, 0),
-        (True, Status.QUEUED, 2, 0),
-        (True, Status.QUEUED, 2, 1),
-        (True, Status.FAILED, 2, 1),
-    ]
+        (Status.QUEUED, 1, 0, redial),
+        (Status.QUEUED, 2, 0, redial),
+        (Status.QUEUED, 2, 1, resend),  # the first send's redials are used up: the second send
+        (Status.QUEUED, 3, 1, redial),  # which has redials of its own
+        (Status.QUEUED, 4, 1, redial),
+        (Status.FAILED, 4, 1, None),
+    ]  # (1 + 257) × (1 + 266) = 6 calls
+    delivery = refreshed(delivery)
     assert "retries used" in delivery.status_reason
+    assert list(Attempt.objects.filter(delivery=delivery).values_list("kind", flat=True)) == [
+        "first",
+        "redial",
+        "redial",
+        "resend",
+        "redial",
+        "redial",
+    ]
+
+
+def test_a_redial_in_the_second_send_says_so(daytime):
+    setting_update(number=266, value="1", user=None)
+    setting_update(number=257, value="1", user=None)
+    delivery = make_delivery(channel="voice")
+    fail_attempts(delivery, classify_call("busy"), redial=True, limit=3, until_final=False)
+    assert "redial 1 of 1, send 2 of 2" in refreshed(delivery).status_reason
+
+
+def test_a_soft_failure_that_is_not_a_line_failure_skips_to_the_next_send(daytime):
+    setting_update(number=266, value="3", user=None)
+    setting_update(number=257, value="2", user=None)
+    delivery = make_delivery(channel="voice")
+    seen = fail_attempts(delivery, classify_call("busy"), redial=False)
+    assert [s[:3] for s in seen] == [(Status.QUEUED, 0, 1), (Status.QUEUED, 0, 2), (Status.FAILED, 0, 2)]
+
+
+def test_redials_and_resends_are_not_bounces_the_message_that_ended_failed_is_one(daytime):
+    setting_update(number=266, value="1", user=None)
+    setting_update(number=257, value="2", user=None)
+    delivery = make_delivery(channel="voice")
+    seen = fail_attempts(delivery, classify_call("busy"), redial=True)
+    assert len(seen) == 6
+    assert list(SoftBounce.objects.values_list("delivery_id", flat=True)) == [delivery.pk]
+    assert not DoNotSendEntry.objects.exists()
 
 
 def test_a_failed_call_is_redialled_but_ends_hard_when_redials_are_used_up(daytime):
@@ -166,7 +215,9 @@ def test_a_failed_call_is_redialled_but_ends_hard_when_redials_are_used_up(dayti
     assert hard.hard
     assert apply(delivery, "failed", "CA1:failed", classification=hard, redial=True)
     assert refreshed(delivery).status == Status.QUEUED
+    assert not DoNotSendEntry.objects.exists()  # not ended yet: the redial must not find it blocked
     Delivery.objects.filter(pk=delivery.pk).update(status=Status.SENT, provider_message_id="CA2", attempt_count=2)
+    Attempt.objects.create(delivery=delivery, number=2, kind="redial", provider_message_id="CA2")
     assert apply(delivery, "failed", "CA2:failed", classification=hard, redial=True, provider_message_id="CA2")
     delivery = refreshed(delivery)
     assert delivery.status == Status.FAILED and delivery.hard_bounce is True
@@ -195,10 +246,19 @@ def test_fax_line_busy_redials(daytime):
 def test_next_retry_without_redial_flag_goes_straight_to_resends():
     now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     policy = RetryPolicy(redials=3, resends=1, resend_interval=dt.timedelta(hours=1))
-    retry = next_retry(policy, redial_count=0, resend_count=0, redial=False, hard=False, now=now)
+    retry = next_retry(policy, redials_this_send=0, resend_count=0, redial=False, hard=False, now=now)
     assert retry is not None and retry.kind == "resend" and retry.at == now + dt.timedelta(hours=1)
-    assert next_retry(policy, redial_count=0, resend_count=1, redial=False, hard=False, now=now) is None
-    assert next_retry(policy, redial_count=0, resend_count=0, redial=False, hard=True, now=now) is None
+    assert next_retry(policy, redials_this_send=0, resend_count=1, redial=False, hard=False, now=now) is None
+    assert next_retry(policy, redials_this_send=0, resend_count=0, redial=False, hard=True, now=now) is None
+
+
+def test_next_retry_gives_each_send_its_own_redials():
+    now = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    policy = RetryPolicy(redials=2, resends=1, redial_delay=dt.timedelta(seconds=60))
+    assert next_retry(policy, redials_this_send=1, resend_count=1, redial=True, hard=False, now=now).kind == "redial"
+    assert next_retry(policy, redials_this_send=2, resend_count=0, redial=True, hard=False, now=now).kind == "resend"
+    assert next_retry(policy, redials_this_send=2, resend_count=1, redial=True, hard=False, now=now) is None
+    assert policy.most_attempts == 6
 
 
 def test_late_hard_bounce_after_delivered_blocks_the_address_without_changing_status(daytime):

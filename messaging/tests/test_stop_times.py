@@ -6,6 +6,7 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from clients.tests.factories import make_client
 from core import clock
@@ -54,20 +55,25 @@ def test_each_channel_has_its_own_stop_time_and_email_has_none():
 
 
 @pytest.mark.django_db
-def test_day_start_comes_from_settings(settings):
-    settings.DAY_START_TIME = "09:30"
+def test_day_start_comes_from_setting_274():
+    setting_update(number=274, value="09:30", user=None)
     assert dispatch.next_window_start("sms", NY, at(NY, 2025, 6, 3, 9, 0)) == at(NY, 2025, 6, 3, 9, 30).astimezone(
         dt.UTC
     )
 
 
 @pytest.mark.django_db
-def test_a_window_across_midnight(settings):
-    settings.DAY_START_TIME = "22:00"
-    setting_update(number=272, value="06:00", user=None)
-    assert dispatch.next_window_start("sms", NY, at(NY, 2025, 6, 3, 23, 0)) is None
-    assert dispatch.next_window_start("sms", NY, at(NY, 2025, 6, 3, 5, 59)) is None
-    assert dispatch.next_window_start("sms", NY, at(NY, 2025, 6, 3, 12, 0)) == at(NY, 2025, 6, 3, 22, 0).astimezone(
+def test_a_window_never_runs_past_midnight():
+    """A stop time at or before the start is refused; the old reading (a window across midnight)
+    sent a text at 03:00."""
+    with pytest.raises(ValidationError, match="later than the start of the messaging day"):
+        setting_update(number=272, value="07:00", user=None)
+    with pytest.raises(ValidationError, match="earlier than every stop time"):
+        setting_update(number=274, value="22:00", user=None)
+    assert dispatch.next_window_start("sms", NY, at(NY, 2025, 6, 3, 3, 0)) == at(NY, 2025, 6, 3, 8, 0).astimezone(
+        dt.UTC
+    )
+    assert dispatch.next_window_start("sms", NY, at(NY, 2025, 6, 3, 23, 0)) == at(NY, 2025, 6, 4, 8, 0).astimezone(
         dt.UTC
     )
 

@@ -26,6 +26,7 @@ from clients.models import (
     MessagingContact,
     MessagingProfile,
     StaffProfile,
+    VoicemailChoice,
 )
 
 FIRST = [
@@ -250,7 +251,7 @@ class Command(BaseCommand):
             consent_changed_at=timezone.now() - dt.timedelta(days=rng.randint(1, 400)),
             preferred_contact_method=methods[i % len(methods)],
             use_client_detail_info=use_detail,
-            voicemail_ok=i % 2 == 0,
+            voicemail_ok=(VoicemailChoice.CLINIC_DEFAULT, VoicemailChoice.YES, VoicemailChoice.NO)[i % 3],
         )
         if not use_detail:
             MessagingContact.objects.create(

@@ -3,7 +3,9 @@
 * ``POST /webhooks/twilio/voice/<token>/twiml`` – asked once the call is answered (after the
   beep for a machine, because detection is synchronous); answers the message or ``<Hangup/>``.
 * ``POST /webhooks/twilio/voice/<token>/status`` – answered / completed / busy / no-answer /
-  failed; moves the delivery on (redial, resend or final state via ``messaging.outcomes``).
+  failed; moves the delivery on (redial, resend or final state via ``messaging.outcomes``). A
+  machine that answered where no voicemail may be left (:func:`voicemail_ok`) ends the delivery
+  as suppressed, "Not left: voicemail not allowed for this client": no bounce.
 * ``POST /webhooks/twilio/voice/<token>/gather`` – the key pressed at "press 1 to confirm"; kept
   as a ProviderEvent (``event_type="gather"``, once per call) and handed to
   ``messaging.inbound.apply_gather_event`` (the appointment's confirmation).
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET, require_POST
 from twilio.twiml.voice_response import VoiceResponse
@@ -24,17 +27,35 @@ from messaging.channels.voice.transport import MACHINE_PREFIX, build_twiml, toke
 from messaging.channels.webhook_support import delivery_for_token, form_payload, ok
 from messaging.models import Delivery, MessageTemplate, ProviderEvent, Status
 from messaging.outcomes import delivery_apply_status
+from messaging.system_settings import get_setting
 
 IN_PROGRESS = {"queued", "initiated", "ringing", "in-progress", "answered"}
+VOICEMAIL_DEFAULT_SETTING = 267  # "OK to leave voicemail" for clients whose chart says "Clinic default"
+YES, NO = "yes", "no"  # a client's own answer (clients.models.VoicemailChoice; channels import no clients)
 REDIAL_STATUSES = {"busy", "no-answer", "failed"}
 
 
+# A call a machine answered where no voicemail may be left: a final status with this reason, not a
+# bounce (no category, nothing on the Do-Not-Send list, no resend).
+VOICEMAIL_NOT_ALLOWED = "Not left: voicemail not allowed for this client"
+
+
 def voicemail_ok(delivery: Delivery) -> bool:
-    """Clients choose (MessagingProfile.voicemail_ok); staff reminders may always go to voicemail."""
+    """Whether the message may be left on an answering machine.
+
+    A client's own "OK to leave voicemail" (Yes / No) decides; "Clinic default" follows setting 267
+    (Yes unless changed), and only for a client who gave messaging consent. Staff reminders may
+    always go to voicemail.
+    """
     if delivery.client_id is None:
         return True
     profile = getattr(delivery.client, "messaging", None)
-    return bool(profile and profile.voicemail_ok)
+    if profile is None or not profile.consent_given:
+        return False
+    choice = str(profile.voicemail_ok)
+    if choice in (YES, NO):
+        return choice == YES
+    return bool(get_setting(VOICEMAIL_DEFAULT_SETTING))
 
 
 def twiml_response(twiml: str) -> HttpResponse:
@@ -68,17 +89,22 @@ def voice_status(request: HttpRequest, token: str) -> HttpResponse:
         return ok()
     answered_by = request.POST.get("AnsweredBy", "")
     status, classification, redial = call_outcome(delivery, call_status, answered_by)
-    delivery_apply_status(
-        delivery_id=delivery.pk,
-        status=status,
-        provider="twilio",
-        event_id=f"{call_sid}:{call_status}",
-        event_type=f"call-{call_status}",
-        payload=form_payload(request.POST),
-        classification=classification,
-        provider_message_id=call_sid,
-        redial=redial,
-    )
+    with transaction.atomic():
+        changed = delivery_apply_status(
+            delivery_id=delivery.pk,
+            status=status,
+            provider="twilio",
+            event_id=f"{call_sid}:{call_status}",
+            event_type=f"call-{call_status}",
+            payload=form_payload(request.POST),
+            classification=classification,
+            provider_message_id=call_sid,
+            redial=redial,
+        )
+        if changed and status == Status.SUPPRESSED:  # the reason, and no category an earlier attempt left
+            Delivery.objects.filter(pk=delivery.pk, status=Status.SUPPRESSED).update(
+                status_reason=VOICEMAIL_NOT_ALLOWED, bounce_category="", hard_bounce=None
+            )
     return ok()
 
 
@@ -90,9 +116,8 @@ def call_outcome(delivery: Delivery, call_status: str, answered_by: str) -> tupl
     if classification is not None:
         return Status.FAILED, classification, call_status in REDIAL_STATUSES
     if call_status == "completed" and answered_by.startswith(MACHINE_PREFIX) and not voicemail_ok(delivery):
-        reason = "answered by a machine; the client does not allow voicemail, so no message was left"
-        # A resend later may reach the person; an immediate redial would reach the machine again.
-        return Status.FAILED, Classification(category="No-Answer-From-Host", hard=False, reason=reason), False
+        # The TwiML hung up on the machine: nothing was left, by the client's (or the clinic's) choice.
+        return Status.SUPPRESSED, None, False
     return Status.DELIVERED, None, False
 
 
