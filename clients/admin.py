@@ -19,7 +19,21 @@ from clients.models import (
     ProfileChange,
     StaffProfile,
 )
+from clients.services import (
+    ALTERNATE_PREFIX,
+    AUDITED_ALTERNATE_FIELDS,
+    AUDITED_CONTACT_FIELDS,
+    AUDITED_PROFILE_FIELDS,
+    changes_audit,
+    snapshot,
+)
 from clients.signals import appointment_changed
+
+# Inline rows whose changes are audited (issue 13, row 8): their fields, and the audit rows' prefix.
+AUDITED_INLINES: dict[type, tuple[tuple[str, ...], str]] = {
+    MessagingProfile: (AUDITED_PROFILE_FIELDS, ""),
+    MessagingContact: (AUDITED_ALTERNATE_FIELDS, ALTERNATE_PREFIX),
+}
 
 
 class MessagingProfileInline(admin.StackedInline):
@@ -56,6 +70,30 @@ class ClientAdmin(admin.ModelAdmin):
     search_fields = ("last_name", "first_name", "email", "phone", "cell_phone", "=id")
     inlines = [MessagingProfileInline, MessagingContactInline]
     list_per_page = 50
+
+    def save_model(self, request: HttpRequest, obj: Client, form: Any, change: bool) -> None:
+        """Saving audits every changed address (phones, e-mail, fax, postal address), as the chart does."""
+        before = snapshot(Client.objects.filter(pk=obj.pk).first(), AUDITED_CONTACT_FIELDS) if change else None
+        super().save_model(request, obj, form, change)
+        if change:  # a new client's first values are not a change
+            fields = AUDITED_CONTACT_FIELDS
+            changes_audit(client=obj, before=before, after=obj, fields=fields, user=request.user, source="admin")
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """Consent, preferences and the alternate contact's addresses are audited here too."""
+        fields, prefix = AUDITED_INLINES.get(formset.model, ((), ""))
+        if not fields or not change:
+            super().save_formset(request, form, formset, change)
+            return
+        client = form.instance
+        before = snapshot(formset.model.objects.filter(client=client).first(), fields)
+        super().save_formset(request, form, formset, change)
+        after = formset.model.objects.filter(client=client).first()
+        if before is None and after is None:
+            return
+        changes_audit(
+            client=client, before=before, after=after, fields=fields, user=request.user, source="admin", prefix=prefix
+        )
 
 
 @admin.register(Appointment)
@@ -114,6 +152,9 @@ class ProfileChangeAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: object, obj: object = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: object, obj: object = None) -> bool:
+        return False  # an audit row stays (also no bulk "Delete selected")
 
 
 class StaffProfileInline(admin.StackedInline):

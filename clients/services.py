@@ -1,7 +1,10 @@
-"""Writes to client data, with an audit row for every messaging-profile change."""
+"""Writes to client data, with an audit row (``ProfileChange``) for every change of the messaging profile
+and of every address a message goes to: the chart's phones, e-mail, fax and postal address, and the
+alternate Messaging Contact's."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -18,10 +21,27 @@ AUDITED_PROFILE_FIELDS = (
     "voicemail_ok",
     "sms_opted_out",
 )
+# Where PHI is sent: changing one is audited like consent (issue 13, row 8).
+AUDITED_CONTACT_FIELDS = (
+    "phone",
+    "cell_phone",
+    "email",
+    "fax",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+)
+# The alternate contact's (Messaging Contact) audit rows are named "messaging_contact.<field>".
+ALTERNATE_PREFIX = "messaging_contact."
+AUDITED_ALTERNATE_FIELDS = ("name", *AUDITED_CONTACT_FIELDS)
 
 
 def _display(instance: Any, field: str) -> str:
     value = getattr(instance, field)
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "Yes" if value else "No"
     getter = getattr(instance, f"get_{field}_display", None)
@@ -82,17 +102,78 @@ def messaging_profile_update(
     return profile
 
 
+def snapshot(instance: Any | None, fields: Iterable[str]) -> dict[str, str] | None:
+    """``fields`` of ``instance`` as the audit shows them (None: no such row)."""
+    return None if instance is None else {field: _display(instance, field) for field in fields}
+
+
+def changes_audit(
+    *,
+    client: Client,
+    before: Mapping[str, str] | None,
+    after: Any | None,
+    fields: Iterable[str],
+    user: AbstractBaseUser | None,
+    source: str = "staff",
+    prefix: str = "",
+) -> list[ProfileChange]:
+    """One ``ProfileChange`` for each of ``fields`` that differs between ``before`` (``snapshot`` taken
+    before the save; None: the row was created) and ``after`` (the saved row; None: deleted). A change
+    of consent also stamps the profile's consent_changed_at / _by, as ``messaging_profile_update`` does."""
+    fields = tuple(fields)
+    old, new = before or dict.fromkeys(fields, ""), snapshot(after, fields) or dict.fromkeys(fields, "")
+    by = user if user is not None and user.is_authenticated else None
+    now = timezone.now()
+    audit = [
+        ProfileChange(
+            client=client,
+            field=f"{prefix}{field}",
+            old_value=old[field][:255],
+            new_value=new[field][:255],
+            changed_by=by,
+            source=source,
+            changed_at=now,
+        )
+        for field in fields
+        if old[field] != new[field]
+    ]
+    ProfileChange.objects.bulk_create(audit)
+    if isinstance(after, MessagingProfile) and any(c.field == "consent_given" for c in audit):
+        MessagingProfile.objects.filter(pk=after.pk).update(consent_changed_at=now, consent_changed_by=by)
+    return audit
+
+
+@transaction.atomic
+def client_contact_update(
+    *, client: Client, data: Mapping[str, Any], user: AbstractBaseUser | None, source: str = "staff"
+) -> Client:
+    """The chart's basic contact information: apply ``data``; audit every changed address field."""
+    before = snapshot(Client.objects.select_for_update().get(pk=client.pk), AUDITED_CONTACT_FIELDS)
+    for field, value in data.items():
+        setattr(client, field, value)
+    client.save()
+    changes_audit(client=client, before=before, after=client, fields=AUDITED_CONTACT_FIELDS, user=user, source=source)
+    return client
+
+
+@transaction.atomic
 def messaging_contact_update(
-    *, client: Client, data: dict[str, Any], user: AbstractBaseUser | None
+    *, client: Client, data: Mapping[str, Any], user: AbstractBaseUser | None
 ) -> MessagingContact:
-    contact, _ = MessagingContact.objects.get_or_create(client=client)
+    """The Messaging Contact button: apply ``data`` to the alternate contact; audit every changed field."""
+    contact = MessagingContact.objects.select_for_update().filter(client=client).first()
+    before = snapshot(contact, AUDITED_ALTERNATE_FIELDS)
+    if contact is None:
+        contact = MessagingContact(client=client)
     for field, value in data.items():
         setattr(contact, field, value)
     contact.save()
-    ProfileChange.objects.create(
+    changes_audit(
         client=client,
-        field="messaging_contact",
-        new_value="updated",
-        changed_by=user if user is not None and user.is_authenticated else None,
+        before=before,
+        after=contact,
+        fields=AUDITED_ALTERNATE_FIELDS,
+        user=user,
+        prefix=ALTERNATE_PREFIX,
     )
     return contact

@@ -12,8 +12,10 @@ from django.views.decorators.http import require_http_methods
 from clients.forms import ContactInfoForm, MessagingContactForm, MessagingProfileForm
 from clients.models import Client, MessagingContact, MessagingProfile
 from clients.selectors import client_list
-from clients.services import messaging_contact_update, messaging_profile_update
+from clients.services import client_contact_update, messaging_contact_update, messaging_profile_update
 from clients.signals import chart_warnings
+from core.access import access_log, filter_summary, logs_access
+from core.models import AccessKind
 
 
 def _template(request: HttpRequest, page: str, partial: str) -> str:
@@ -26,6 +28,8 @@ def _template(request: HttpRequest, page: str, partial: str) -> str:
 def client_management(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     page = Paginator(client_list(query=query), 25).get_page(request.GET.get("page"))
+    summary = filter_summary({"search": query.strip(), "page": page.number}, private=["search"])
+    access_log(request, kind=AccessKind.CLIENT_LIST, summary=summary, rows=len(page.object_list))
     return render(
         request,
         _template(request, "clients/client_list.html", "results"),
@@ -57,6 +61,7 @@ def _dns_warnings(client: Client) -> list[object]:
 
 @login_required
 @permission_required("clients.view_client", raise_exception=True)
+@logs_access(AccessKind.CLIENT_CHART, client=True)
 def client_chart(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
     tab = "basic" if request.GET.get("tab") == "basic" else "contacts"
@@ -66,6 +71,7 @@ def client_chart(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("clients.change_messagingprofile", raise_exception=True)
 @require_http_methods(["POST"])
+@logs_access(AccessKind.CLIENT_CHART, client=True)
 def messaging_profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
     profile, _ = MessagingProfile.objects.get_or_create(client=client)
@@ -84,11 +90,12 @@ def messaging_profile_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("clients.change_client", raise_exception=True)
 @require_http_methods(["POST"])
+@logs_access(AccessKind.CLIENT_CHART, client=True)
 def contact_info_edit(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
     form = ContactInfoForm(request.POST, instance=client)
     if form.is_valid():
-        form.save()
+        client_contact_update(client=client, data=form.cleaned_data, user=request.user)
         messages.success(request, "Contact information saved.")
         context = _chart_context(client)
     else:
@@ -100,6 +107,7 @@ def contact_info_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required("clients.change_messagingprofile", raise_exception=True)
 @require_http_methods(["GET", "POST"])
+@logs_access(AccessKind.CLIENT_CHART, client=True)
 def messaging_contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """The Messaging Contact button: the alternate contact used when Use Client Detail Info. is No."""
     client = get_object_or_404(Client, pk=pk)

@@ -21,6 +21,8 @@ from django.shortcuts import get_object_or_404, render
 
 from clients.models import Appointment, AppointmentReply, AppointmentStatus, ConfirmationStatus
 from core import clock
+from core.access import access_log, filter_summary
+from core.models import AccessKind
 from messaging.models import InboundMessage, Status
 from messaging.system_settings import get_setting
 
@@ -92,13 +94,17 @@ def _context(request: HttpRequest, filters: Filters) -> dict[str, Any]:
     page = Paginator(upcoming_appointments(filters, show_replies=show_replies), 50).get_page(request.GET.get("page"))
     for appointment in page:
         appointment.recent_texts = getattr(appointment, "texts", [])[:REPLIES_SHOWN]
+    attention = list(needs_attention()[:50])
+    shown = {"days": filters.days, "confirmation": filters.confirmation, "cancelled": filters.show_cancelled}
+    summary = filter_summary({**shown, "page": page.number, "needs_attention": len(attention)})
+    access_log(request, kind=AccessKind.APPOINTMENTS, summary=summary, rows=len(page.object_list))
     return {
         "page": page,
         "filters": filters,
         "ranges": RANGES,
         "confirmation_filters": CONFIRMATION_FILTERS,
         "show_replies": show_replies,
-        "attention": list(needs_attention()[:50]),
+        "attention": attention,
         "zone": clock.clinic_zone(),
         "query": request.GET.urlencode(),
         "pager_query": _pager_query(filters),

@@ -7,12 +7,15 @@ Thin views: forms validate, ``messaging.recipients`` / ``messaging.history`` rea
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.http import (
     Http404,
@@ -28,6 +31,9 @@ from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clients.models import Appointment, Client
+from core import clock
+from core.access import access_log, filter_summary
+from core.models import AccessKind
 from messaging import history as hist
 from messaging.broadcasts import NothingToSend, broadcast_cancel, broadcast_create, broadcast_progress, may_cancel
 from messaging.channels.registry import all_specs, spec_for
@@ -90,8 +96,33 @@ def _message_type_facts() -> dict[str, dict[str, Any]]:
 def template_preview(request: HttpRequest) -> HttpResponse:
     """The message contents for the chosen type and Contact Methods (Message Types / channel change)."""
     form = NewMessageForm(request.GET)
-    context = {"form": form, **_contents_context(form, request.GET.get("preview_key", ""))}
+    key = preview_key_from(request, request.GET.get("preview_key", ""))
+    context = {"form": form, **_contents_context(form, key), "preview_token": request.GET.get("preview_key", "")}
     return render(request, f"{NEW_PAGE}#contents-response", context)
+
+
+PREVIEW_SALT = "messaging.preview-recipient"
+PREVIEW_MAX_AGE = 12 * 3600  # a working day: a New tab left open keeps its preview
+
+
+def preview_token(request: HttpRequest, key: str) -> str:
+    """The preview recipient as the page carries it: signed for this user, so a page can only ask
+    for the recipients Refresh listed to them (issue 13: no reading any client through the preview)."""
+    return signing.dumps(key, salt=f"{PREVIEW_SALT}:{request.user.pk}") if key else ""
+
+
+def preview_key_from(request: HttpRequest, token: str) -> str | None:
+    """The recipient key a page may preview: one Refresh gave this user, or any client for a user
+    who may view clients anyway; otherwise None (the preview uses a sample person)."""
+    if not token:
+        return None
+    try:
+        return str(signing.loads(token, salt=f"{PREVIEW_SALT}:{request.user.pk}", max_age=PREVIEW_MAX_AGE))
+    except signing.BadSignature:
+        pass
+    if token[:1] in ("a", "c") and request.user.has_perm("clients.view_client"):
+        return token
+    return None
 
 
 @login_required
@@ -115,6 +146,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
         "form": form,
         **_recipients_context(result, data["message_type"], show_all=request.POST.get("show_all") == "1"),
         **_contents_context(form, first),
+        "preview_token": preview_token(request, first),
     }
     return render(request, f"{NEW_PAGE}#refresh-response", context)
 
@@ -247,10 +279,27 @@ def send(request: HttpRequest) -> HttpResponse:
     return render(request, f"{NEW_PAGE}#send-response", context)
 
 
+# The progress box polls only while there is something to watch: not for a broadcast that goes out
+# later (it would poll for days), and not longer than this after Send.
+POLL_FOR = dt.timedelta(minutes=15)
+
+
 def _progress_context(broadcast: Broadcast) -> dict[str, Any]:
+    progress = broadcast_progress(broadcast.pk)
+    now = clock.now()
+    if progress.is_final:
+        polling, why_not = False, ""
+    elif broadcast.broadcast_at > now + dt.timedelta(minutes=1):
+        polling, why_not = False, "scheduled"
+    elif now - broadcast.created_at > POLL_FOR:
+        polling, why_not = False, "stale"
+    else:
+        polling, why_not = True, ""
     return {
         "broadcast": broadcast,
-        "progress": broadcast_progress(broadcast.pk),
+        "progress": progress,
+        "polling": polling,
+        "not_polling": why_not,
         "channel_labels": ", ".join(Channel(c).label for c in broadcast.channels if c in Channel.values),
     }
 
@@ -333,7 +382,22 @@ def _filter_query(form: HistoryFilterForm) -> str:
 def history(request: HttpRequest) -> HttpResponse:
     """The History tab: one row per delivery, newest first, with the user's columns."""
     context = _history_context(request, request.GET)
+    _log_history(request, context)
     return render(request, _page_or_partial(request, HISTORY_PAGE, "results"), context)
+
+
+def _history_summary(filters: hist.Filters, **paging: object) -> str:
+    """History's filters for the access log: the recipient search only as "(given)" (a name or address)."""
+    values = dataclasses.asdict(filters)
+    values["search"] = values.pop("q")
+    return filter_summary({**values, **paging}, private=["search"])
+
+
+def _log_history(request: HttpRequest, context: dict[str, Any]) -> None:
+    """The History table shows recipients' names and addresses: who saw which filtered rows."""
+    paging = {"page": "older" if context["page"].prev_cursor else ""}
+    summary = _history_summary(context["filters"], **paging)
+    access_log(request, kind=AccessKind.HISTORY, summary=summary, rows=len(context["rows"]))
 
 
 @login_required
@@ -347,6 +411,7 @@ def history_layout(request: HttpRequest) -> HttpResponse:
     except ValueError as exc:
         return HttpResponseBadRequest(str(exc))
     context = _history_context(request, request.POST)
+    _log_history(request, context)
     context["panel_open"] = request.POST.get("panel_open") == "1"
     response = render(request, f"{HISTORY_PAGE}#layout-response", context)
     response["HX-Push-Url"] = "false"  # the page's address (with its filters) stays as it is
@@ -357,14 +422,30 @@ def history_layout(request: HttpRequest) -> HttpResponse:
 @history_required
 @require_GET
 def history_export(request: HttpRequest) -> StreamingHttpResponse:
-    """CSV of every filtered row (the user's columns), streamed."""
+    """CSV of every filtered row (the user's columns), streamed; logged when the stream ends."""
     form = HistoryFilterForm(request.GET)
     form.is_valid()
     columns = hist.layout_columns(request.user)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response = StreamingHttpResponse(hist.export_rows(form.filters(), columns), content_type="text/csv; charset=utf-8")
+    lines = _logged_export(request, form.filters(), columns)
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="messaging-history-{stamp}.csv"'
     return response
+
+
+def _logged_export(request: HttpRequest, filters: hist.Filters, columns: list[hist.Column]) -> Iterator[str]:
+    """The export's lines; once the last is sent (or the download stops), one access-log row with the
+    filters and the rows actually sent: the count is known only then, and nothing is counted twice."""
+    lines, finished = 0, False
+    try:
+        for line in hist.export_rows(filters, columns):
+            lines += 1
+            yield line
+        finished = True
+    finally:
+        summary = _history_summary(filters) + ("" if finished else " (download stopped)")
+        rows = max(0, lines - 1)  # the first line is the header
+        access_log(request, kind=AccessKind.HISTORY_EXPORT, summary=summary.lstrip(), rows=rows)
 
 
 @login_required
@@ -376,7 +457,9 @@ def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
         detail = hist.delivery_detail(pk)
     except hist.Delivery.DoesNotExist as exc:
         raise Http404("No such delivery") from exc
-    category = detail.delivery.bounce_category
+    delivery = detail.delivery
+    access_log(request, kind=AccessKind.DELIVERY_DETAIL, object_ids=[pk], client_id=delivery.client_id, rows=1)
+    category = delivery.bounce_category
     context = {
         "detail": detail,
         "d": detail.delivery,

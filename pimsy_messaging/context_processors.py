@@ -15,4 +15,6 @@ def product(request: HttpRequest) -> dict[str, object]:
         "PRACTICE_NAME": settings.PRACTICE_NAME,
         "DEMO_MODE": settings.DEMO_MODE,
         "TOAST_MIN_SECONDS": toast_seconds,
+        "SESSION_IDLE_SECONDS": settings.SESSION_COOKIE_AGE,
+        "SESSION_IDLE_MINUTES": settings.SESSION_COOKIE_AGE // 60,
     }

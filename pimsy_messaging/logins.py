@@ -15,7 +15,6 @@ user's rows unlocks them). ``LoginThrottle`` adds to it:
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import Any
 
@@ -30,6 +29,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from clients.models import PortalAccount
+from core.web import client_ip as client_ip  # AXES_CLIENT_IP_CALLABLE; the access log uses it too
 
 log = logging.getLogger(__name__)
 
@@ -101,21 +101,6 @@ def lockout_response(
         "login_url": request.path,
     }
     return render(request, LOCKOUT_TEMPLATE, context, status=settings.AXES_HTTP_RESPONSE_CODE)
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The client's address: behind ``TRUSTED_PROXY_HOPS`` reverse proxies, the one the outermost of them
-    added to ``X-Forwarded-For`` (entries further left are the client's word and could be forged)."""
-    remote = request.META.get("REMOTE_ADDR", "")
-    hops = settings.TRUSTED_PROXY_HOPS
-    forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()]
-    if hops <= 0 or len(forwarded) < hops:
-        return remote
-    candidate = forwarded[-hops]
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return remote
 
 
 def is_portal_user(user: Any) -> bool:

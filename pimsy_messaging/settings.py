@@ -9,6 +9,7 @@ import zoneinfo
 from pathlib import Path
 
 import dj_database_url
+from django.utils.csp import CSP
 
 from pimsy_messaging.env import (
     ConfigurationError,
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "core",  # the PHI access log (and the clock, the clinic zone)
     "clients",
     "messaging",
     "bounces",
@@ -61,6 +63,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "pimsy_messaging.middleware.IdleSessionRefreshMiddleware",
@@ -71,6 +74,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): signed in with a TOTP code
     "pimsy_messaging.two_factor.RequireSuperuserTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "pimsy_messaging.middleware.PrivatePagesMiddleware",  # no-store for signed-in pages, Permissions-Policy
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -162,6 +166,26 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not (DEBUG or DEMO_MODE or TESTING))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
+# HTTPS (issue 13, row 9): on in production through the environment (.env.example sets them).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]  # the container health check speaks plain HTTP
+X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (Django's own): scripts only from this site, never inline; styles may be
+# inline (htmx's indicator style, a few style attributes); no plugins, no framing, forms post here.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "media-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 # --- Locale ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -254,7 +278,8 @@ RATE_LIMITS_PER_SECOND = {
 }
 
 # --- Bounces ---------------------------------------------------------------------------------
-# After SOFT_BOUNCE_LIMIT soft bounces within SOFT_BOUNCE_WINDOW_DAYS an address is suppressed for
+# Until the soft-failure pause policy is saved in the admin (bounces.conf): after SOFT_BOUNCE_LIMIT
+# messages ended failed (soft) within SOFT_BOUNCE_WINDOW_DAYS an address is paused for
 # SOFT_BOUNCE_SUPPRESS_DAYS; raw DSNs are matched to deliveries sent within DSN_MATCH_DAYS.
 SOFT_BOUNCE_LIMIT = env_int("SOFT_BOUNCE_LIMIT", 3)
 SOFT_BOUNCE_WINDOW_DAYS = env_int("SOFT_BOUNCE_WINDOW_DAYS", 7)

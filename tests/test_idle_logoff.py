@@ -60,6 +60,9 @@ def _history(client):
 
 
 def _logged_out(response) -> bool:
+    """Sent to the login: a redirect, or for an htmx request the whole page (HX-Redirect)."""
+    if response.status_code == 204:
+        return response["HX-Redirect"].startswith(reverse("login")) and "ended=1" in response["HX-Redirect"]
     return response.status_code == 302 and reverse("login") in response["Location"]
 
 

@@ -23,6 +23,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.views.decorators.http import require_POST
 
+from core.access import access_log
+from core.models import AccessKind
 from messaging.portal.selectors import (
     account_for,
     inbox,
@@ -86,6 +88,7 @@ def portal_message(request: HttpRequest, pk: int) -> HttpResponse:
     if delivery is None:
         raise Http404("No such message.")
     mark_read(account=account, delivery=delivery)
+    access_log(request, kind=AccessKind.PORTAL_MESSAGE, object_ids=[pk], client_id=account.client_id, rows=1)
     return render(
         request, "portal/message.html", {"account": account, "delivery": delivery, "text": message_text(delivery)}
     )

@@ -30,3 +30,102 @@
   // Toasts rendered inside htmx partials (out-of-band) are moved into the toast box.
   document.addEventListener("htmx:oobAfterSwap", function () { scan(document); });
 })();
+
+// The top menus are disclosure menus (WCAG): a button with aria-expanded opens its list; Enter,
+// Space or ArrowDown open it and move focus to the first item; ArrowUp/ArrowDown move between items;
+// Escape closes it and gives focus back to the button; a click elsewhere or Tab out closes it.
+(function () {
+  "use strict";
+  function items(menu) { return Array.prototype.slice.call(menu.querySelectorAll(".menu-items a")); }
+  function setOpen(button, open) {
+    var list = document.getElementById(button.getAttribute("aria-controls"));
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+    if (list) list.classList.toggle("open", open);
+  }
+  function closeAll(except) {
+    document.querySelectorAll(".menu-title[aria-expanded='true']").forEach(function (b) {
+      if (b !== except) setOpen(b, false);
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest(".menu-title");
+    if (button) {
+      var open = button.getAttribute("aria-expanded") !== "true";
+      closeAll(button);
+      setOpen(button, open);
+      if (open && event.detail === 0) {  // opened by keyboard (Enter / Space): focus the first item
+        var first = items(button.parentNode)[0];
+        if (first) first.focus();
+      }
+      return;
+    }
+    if (!(event.target.closest && event.target.closest(".menu"))) closeAll(null);
+  });
+  document.addEventListener("keydown", function (event) {
+    var menu = event.target.closest && event.target.closest(".menu");
+    if (!menu) return;
+    var button = menu.querySelector(".menu-title");
+    var links = items(menu);
+    var index = links.indexOf(event.target);
+    if (event.key === "Escape") {
+      setOpen(button, false);
+      button.focus();
+      event.preventDefault();
+    } else if (event.key === "ArrowDown") {
+      if (event.target === button) setOpen(button, true);
+      var next = links[Math.min(index + 1, links.length - 1)];
+      if (next) next.focus();
+      event.preventDefault();
+    } else if (event.key === "ArrowUp" && index > 0) {
+      links[index - 1].focus();
+      event.preventDefault();
+    }
+  });
+  document.addEventListener("focusout", function (event) {
+    var menu = event.target.closest && event.target.closest(".menu");
+    if (menu && !(event.relatedTarget && menu.contains(event.relatedTarget))) {
+      setOpen(menu.querySelector(".menu-title"), false);
+    }
+  });
+})();
+
+// A minute before the idle log-off a notice offers to stay signed in. What the user does (a page, an
+// htmx action) restarts the count; a screen polling by itself (X-Background-Poll) does not.
+(function () {
+  "use strict";
+  var timer = null;
+  function idleSeconds() { return parseInt(document.body.dataset.idleSeconds || "0", 10); }
+  function notice() { return document.getElementById("idle-warning"); }
+  function hide() { var n = notice(); if (n) n.remove(); }
+  function warn() {
+    if (notice()) return;
+    var box = document.createElement("div");
+    box.id = "idle-warning";
+    box.className = "idle-warning";
+    box.setAttribute("role", "alertdialog");
+    box.setAttribute("aria-live", "assertive");
+    box.innerHTML = "<p>You will be logged off in about a minute because nothing was done here.</p>";
+    var stay = document.createElement("button");
+    stay.type = "button";
+    stay.className = "primary";
+    stay.textContent = "Stay signed in";
+    stay.addEventListener("click", function () {
+      fetch(window.location.pathname, { credentials: "same-origin" }).then(restart);
+    });
+    box.appendChild(stay);
+    document.body.appendChild(box);
+    stay.focus();
+  }
+  function restart() {
+    hide();
+    var seconds = idleSeconds();
+    if (!seconds) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(warn, Math.max(1, seconds - 60) * 1000);
+  }
+  document.addEventListener("DOMContentLoaded", restart);
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var headers = (event.detail && event.detail.requestConfig && event.detail.requestConfig.headers) || {};
+    if (headers["X-Background-Poll"] !== "1") restart();
+  });
+})();

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from messaging.models import Broadcast, Delivery, HistoryLayout, MessageType, Status
 
@@ -91,7 +92,7 @@ def test_history_rows_and_drag_a_column_order_kept_after_reload(logged_in_page, 
     assert before[:3] == ["sent_at", "recipient", "recipient_type"]
     with page.expect_response(lambda r: "/messaging/history/layout/" in r.url and r.status == 200):
         drag(page, "#history-head th[data-col='status']", "#history-head th[data-col='sent_at']")
-    page.wait_for_function("document.querySelector('#history-head th').dataset.col === 'status'")
+    expect(page.locator("#history-head th").first).to_have_attribute("data-col", "status")
     moved = header_order(page)
     assert moved[0] == "status" and moved.count("status") == 1 and len(moved) == len(before)
     assert HistoryLayout.objects.get(user=staff_user).columns == moved
@@ -121,11 +122,11 @@ def test_add_and_remove_columns_and_filter(logged_in_page, live_server, staff_us
     assert order[-1] == "error_detail" and "sent_by" not in order
 
     page.select_option("#id_status", "failed")
-    page.wait_for_function("!document.querySelector('#history-table').innerText.includes('Alvarez')")
+    expect(page.locator("#history-table")).not_to_contain_text("Alvarez")
     text = page.locator("#history-table").inner_text()
     assert "Chen, David" in text and "Patel, Priya" in text and "Alvarez" not in text
     page.select_option("#id_bounce", "soft")
-    page.wait_for_function("!document.querySelector('#history-table').innerText.includes('Chen, David')")
+    expect(page.locator("#history-table")).not_to_contain_text("Chen, David")
     assert "status=failed" in page.url and "bounce=soft" in page.url
     assert "bounce=soft" in page.locator("#export-csv").get_attribute("href")
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from bounces.models import DoNotSendEntry
 from clients.models import ContactMethod, StaffProfile
@@ -181,7 +183,7 @@ def test_manual_type_requires_description(logged_in_page, live_server, monkeypat
     page.click("#send-btn")  # the browser refuses: Description is required
     assert not page.locator("dialog#confirm-send").is_visible()
     page.fill("#id_description", "The office is closed on Monday for the holiday.")
-    page.wait_for_function("document.querySelector('.preview-sms textarea').value.includes('closed on Monday')")
+    expect(page.locator(".preview-sms textarea")).to_have_value(re.compile("closed on Monday"))
     page.click("#send-btn")
     page.click("#confirm-yes")
     page.wait_for_selector("#send-result .progress")

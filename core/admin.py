@@ -1,0 +1,103 @@
+"""Administration › Audit: the PHI access log (search, filter, CSV export) and Django's own admin log, both
+read-only: nobody adds, changes or deletes an entry here, one by one or in bulk."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.models import LogEntry
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import PAGE_VAR
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase, StreamingHttpResponse
+from django.urls import URLPattern, path
+from django.utils import timezone
+
+from core.models import AccessLog
+
+EXPORT_CHUNK = 2000
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Viewable only: no add, no change, no delete (so no bulk "Delete selected" either)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(ReadOnlyAdmin):
+    list_display = ("at", "username", "ip", "kind", "object_ids", "client_id", "rows", "summary")
+    list_filter = ("kind", "at")
+    date_hierarchy = "at"
+    search_fields = ("username", "ip", "=object_ids", "client_id__exact", "summary")
+    search_help_text = "A user name, an address, a delivery's or client's id, or a filter (e.g. channel=sms)."
+    list_select_related = ()
+    show_full_result_count = False
+    change_list_template = "admin/core/accesslog/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        export = path("export.csv", self.admin_site.admin_view(self.export_view), name="core_accesslog_export")
+        return [export, *super().get_urls()]
+
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
+        """The entries the change list shows (same search, filters and order), every page, as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        request.GET = request.GET.copy()
+        request.GET.pop(PAGE_VAR, None)  # every page, whichever the list showed
+        try:
+            queryset = self.get_changelist_instance(request).queryset
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("Those filters are not valid.", content_type="text/plain")
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response = StreamingHttpResponse(_csv_lines(queryset), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="phi-access-log-{stamp}.csv"'
+        return response
+
+
+COLUMNS = ("When", "User", "User id", "Address", "What", "Ids", "Client id", "Rows", "Filters")
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: object) -> str:
+    """A spreadsheet never runs a cell as a formula (a user name is typed by people)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_lines(queryset: Any) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(COLUMNS)
+    for entry in queryset.iterator(chunk_size=EXPORT_CHUNK):
+        when = timezone.localtime(entry.at).isoformat(timespec="seconds")
+        values = (when, entry.username, entry.user_id, entry.ip, entry.get_kind_display(), entry.object_ids)
+        yield writer.writerow([_cell(v) for v in (*values, entry.client_id, entry.rows, entry.summary)])
+
+
+@admin.register(LogEntry)
+class LogEntryAdmin(ReadOnlyAdmin):
+    """Django's record of every add, change and delete made in this admin."""
+
+    list_display = ("action_time", "user", "content_type", "object_id", "object_repr", "action_flag", "changes")
+    list_filter = ("action_flag", "content_type")
+    date_hierarchy = "action_time"
+    search_fields = ("user__username", "=object_id", "object_repr")
+    list_select_related = ("user", "content_type")
+
+    @admin.display(description="Change")
+    def changes(self, obj: LogEntry) -> str:
+        return obj.get_change_message()

@@ -1,0 +1,40 @@
+"""Issue 13, row 4: an unattended screen with a running broadcast is still logged off."""
+
+from __future__ import annotations
+
+import pytest
+
+from clients.tests.factories import make_client
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_an_idle_screen_polling_a_running_broadcast_is_logged_off(logged_in_page, live_server, monkeypatch, settings):
+    monkeypatch.setattr("messaging.dispatch.kick_sweeper", lambda: None)  # the broadcast never finishes
+    settings.SESSION_COOKIE_AGE = 8  # seconds of idleness before the log-off
+    settings.SESSION_REFRESH_SECONDS = 1
+    make_client(first_name="Ana", last_name="Lopez")
+    page = logged_in_page
+    page.goto(f"{live_server.url}/messaging/")
+    page.select_option("#id_message_type", label="Ad Hoc (clients)")
+    page.fill("#id_description", "Office closed Friday")
+    page.check("label.method:has-text('Text (SMS)') input")
+    page.click("#refresh-btn")
+    page.wait_for_selector("#recipients[data-channels='sms'][data-fresh='1']")
+    page.click("#send-btn")
+    page.click("#confirm-yes")
+    page.wait_for_selector("#send-result .progress[hx-trigger]")  # polling every 2 s
+    # Nobody touches the screen: the polls go on, the session ends, the page goes to the login.
+    page.wait_for_url("**/accounts/login/?next=/messaging/&ended=1", timeout=30_000)
+    assert page.locator("input[name=password]").is_visible()
+    assert "Your session ended" in page.locator("#session-ended").inner_text()
+
+
+def test_a_minute_before_the_log_off_a_notice_offers_to_stay(logged_in_page, live_server, settings):
+    settings.SESSION_COOKIE_AGE = 63  # the notice comes after 3 s
+    page = logged_in_page
+    page.goto(f"{live_server.url}/messaging/history/")
+    page.wait_for_selector("#idle-warning", timeout=15_000)
+    assert "logged off in about a minute" in page.locator("#idle-warning").inner_text()
+    page.click("#idle-warning button")
+    page.wait_for_selector("#idle-warning", state="detached")
