@@ -131,6 +131,10 @@ class AppointmentReplyAdmin(admin.ModelAdmin):
     list_select_related = ("appointment__client", "reviewed_by")
     readonly_fields = ("appointment", "answer", "source", "text", "inbound", "delivery", "received_at")
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Replies come from clients (a text, a keypad press) or the Scheduled Appointments screen."""
+        return False
+
 
 @admin.register(PortalAccount)
 class PortalAccountAdmin(admin.ModelAdmin):
