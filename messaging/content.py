@@ -106,10 +106,13 @@ class Versions:
 # --- Stored content ---------------------------------------------------------------------------------
 
 
+_RENDERED_FIELDS = tuple(f.name for f in dataclasses.fields(Rendered))
+
+
 def record_for(channel: str, rendered: Rendered) -> dict[str, Any]:
     """The :class:`MessageContent` fields of ``rendered`` on ``channel`` (not yet stored)."""
     spec = spec_for(channel)
-    parts = {k: v for k, v in dataclasses.asdict(rendered).items() if v not in ("", None)}
+    parts = {k: v for k in _RENDERED_FIELDS if (v := getattr(rendered, k)) not in ("", None)}
     record: dict[str, Any] = {
         "channel": channel,
         "subject": (getattr(rendered, spec.subject_field, "") if spec.subject_field else "")[:255],

@@ -223,8 +223,15 @@ class _TemplateCache:
 
 
 def _store_contents(ready: list[_Send], contents: dict[str, int]) -> None:
-    """Store what each message says before any provider call (identical content once)."""
-    records = [record_for(item.delivery.channel, item.rendered) for item in ready]
+    """Store what each message says before any provider call (identical content once; a batch whose
+    text is the same for everyone computes its record once)."""
+    seen: dict[tuple[str, Rendered], dict[str, Any]] = {}
+    records = []
+    for item in ready:
+        key = (item.delivery.channel, item.rendered)
+        if key not in seen:
+            seen[key] = record_for(*key)
+        records.append(seen[key])
     for item, content_id in zip(ready, store_contents(records, contents), strict=True):
         item.content_id = content_id
 
