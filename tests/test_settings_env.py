@@ -41,3 +41,20 @@ def test_migration_check_runs_without_secret_key(tmp_path):
     result = _run(code, tmp_path, ANYMAIL_WEBHOOK_SECRET="pimsy:webhook-secret")
     assert result.returncode == 0, result.stderr
     assert "No changes detected" in result.stdout
+
+
+def test_a_checkout_without_the_production_environment_can_still_make_migrations(tmp_path):
+    """The webhook secret stops what serves requests (check, migrate, runserver), not makemigrations."""
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "PIMSY_TESTING", "PIMSY_DEMO", "DEBUG"}}
+    env.pop("ANYMAIL_WEBHOOK_SECRET", None)
+    env.update(PIMSY_TESTING="0", PIMSY_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="pimsy_messaging.settings")
+
+    def manage(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+
+    made = manage("makemigrations", "--check", "--dry-run")
+    assert made.returncode == 0 and "No changes detected" in made.stdout, made.stderr
+    checked = manage("check")
+    assert checked.returncode != 0 and "messaging.E001" in checked.stderr

@@ -1,6 +1,7 @@
 """System checks of the e-mail webhooks (``manage.py check``, ``check --deploy``, ``migrate``, ``runserver``).
 
-* ``messaging.E001``: ``ANYMAIL_WEBHOOK_SECRET`` is missing outside demo mode and tests. The
+* ``messaging.E001``: ``ANYMAIL_WEBHOOK_SECRET`` is missing outside demo mode and tests (``makemigrations``,
+  which serves nothing, is not stopped). The
   webhooks refuse every request without it, so bounces and complaints would be lost; the check
   stops start-up instead (``migrate`` runs it before the web server starts). A warning
   (``messaging.W001``) in demo mode and tests.
@@ -12,7 +13,9 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -35,9 +38,14 @@ def register() -> None:
     checks.register(webhook_esp_check, checks.Tags.security)
 
 
+# Commands that start nothing that serves requests: a developer's makemigrations in a checkout
+# without the production environment is not stopped by a deployment secret.
+NOT_START_UP = frozenset({"makemigrations"})
+
+
 def webhook_secret_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """The e-mail webhooks need ``ANYMAIL_WEBHOOK_SECRET`` (basic auth); without it they refuse everything."""
-    if webhook_secrets():
+    if webhook_secrets() or _running_command() in NOT_START_UP:
         return []
     relaxed = bool(getattr(settings, "DEMO_MODE", False) or getattr(settings, "TESTING", False))
     level, check_id = (checks.Warning, "messaging.W001") if relaxed else (checks.Error, "messaging.E001")
@@ -50,6 +58,12 @@ def webhook_secret_check(app_configs: Any = None, **kwargs: Any) -> list[checks.
             id=check_id,
         )
     ]
+
+
+def _running_command() -> str:
+    """The ``manage.py`` sub-command this process runs ("" for a web server, a worker or tests)."""
+    argv = sys.argv
+    return argv[1] if len(argv) > 1 and Path(argv[0]).name in ("manage.py", "django-admin") else ""
 
 
 def webhook_esp_check(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
