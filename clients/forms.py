@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 
 from clients.models import Client, MessagingContact, MessagingProfile, VoicemailChoice
+from clients.services import AUDITED_CONTACT_FIELDS
 
 YES_NO = [(True, "Yes"), (False, "No")]
 
@@ -35,19 +36,7 @@ class ContactInfoForm(forms.ModelForm):
 
     class Meta:
         model = Client
-        fields = [
-            "phone",
-            "cell_phone",
-            "email",
-            "fax",
-            "address_line1",
-            "address_line2",
-            "city",
-            "state",
-            "postal_code",
-            "time_zone",
-            "preferred_language",
-        ]
+        fields = [*AUDITED_CONTACT_FIELDS, "time_zone", "preferred_language"]  # contacts are audited
 
 
 class MessagingContactForm(forms.ModelForm):

@@ -1,10 +1,9 @@
 """System checks of the e-mail webhooks (``manage.py check``, ``check --deploy``, ``migrate``, ``runserver``).
 
-* ``messaging.E001``: ``ANYMAIL_WEBHOOK_SECRET`` is missing outside demo mode and tests (``makemigrations``,
-  which serves nothing, is not stopped). The
+* ``messaging.E001``: ``ANYMAIL_WEBHOOK_SECRET`` is missing outside demo mode and tests. The
   webhooks refuse every request without it, so bounces and complaints would be lost; the check
-  stops start-up instead (``migrate`` runs it before the web server starts). A warning
-  (``messaging.W001``) in demo mode and tests.
+  stops start-up instead (``migrate`` runs it before the web server starts; ``makemigrations``,
+  which serves nothing, is not stopped). A warning (``messaging.W001``) in demo mode and tests.
 * ``messaging.E002``: a mounted ESP's webhook cannot be built (a required key such as
   ``ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY`` is missing, or a package is not installed).
 * ``messaging.E003``: ``ANYMAIL_WEBHOOK_ESPS`` names an ESP anymail has no webhooks for, or a kind
