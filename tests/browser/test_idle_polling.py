@@ -9,12 +9,18 @@ from clients.tests.factories import make_client
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_an_idle_screen_polling_a_running_broadcast_is_logged_off(logged_in_page, live_server, monkeypatch, settings):
+def test_an_idle_screen_polling_a_running_broadcast_is_logged_off(page, staff_user, live_server, monkeypatch, settings):
     monkeypatch.setattr("messaging.dispatch.kick_sweeper", lambda: None)  # the broadcast never finishes
+    # Set before signing in: a session saved at sign-in with the default 30 minutes keeps them until a
+    # request of the user refreshes it, and the requests below may all fall within one refresh period.
     settings.SESSION_COOKIE_AGE = 8  # seconds of idleness before the log-off
     settings.SESSION_REFRESH_SECONDS = 1
     make_client(first_name="Ana", last_name="Lopez")
-    page = logged_in_page
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", "staff")
+    page.fill("input[name=password]", "staff-pass-123")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
     page.goto(f"{live_server.url}/messaging/")
     page.select_option("#id_message_type", label="Ad Hoc (clients)")
     page.fill("#id_description", "Office closed Friday")
