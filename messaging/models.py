@@ -121,6 +121,7 @@ class MessageTemplate(models.Model):
 
     class Meta:
         ordering = ["message_type", "channel"]
+        permissions = [("manage_templates", "Can manage message types, templates and voice recordings")]
         constraints = [
             models.UniqueConstraint(fields=["message_type", "channel"], name="one_template_per_type_channel")
         ]
@@ -153,6 +154,14 @@ class TemplateVersion(models.Model):
     voice_audio_sha256 = models.CharField(max_length=64, blank=True)
     fax_body = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Who saved it (the Templates screen), and for a text edited on the New tab for one send only, that
+    # broadcast: such a version is never the template's current one.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    broadcast = models.ForeignKey(
+        "Broadcast", null=True, blank=True, on_delete=models.CASCADE, related_name="one_off_versions"
+    )
 
     class Meta:
         ordering = ["message_type", "channel", "-number"]
@@ -209,6 +218,12 @@ class Broadcast(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # Cancelled from the Scheduled view (or the progress box): who, when and why, for the record.
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -216,6 +231,7 @@ class Broadcast(models.Model):
             ("send_messages", "Can send messages from Utilities > Messaging"),
             ("view_history", "Can view messaging history"),
             ("cancel_any_broadcast", "Can cancel broadcasts other users created"),
+            ("hold_automated", "Can hold or release automated messages waiting to go out"),
         ]
 
     def __str__(self) -> str:
@@ -335,6 +351,22 @@ class Delivery(models.Model):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+class DeliveryHold(models.Model):
+    """An automated message held back by staff (issue 14): while held, the delivery's ``next_attempt_at``
+    is empty so the sweeper does not find it; ``due_at`` keeps when it was due, for the release."""
+
+    delivery = models.OneToOneField(Delivery, on_delete=models.CASCADE, related_name="hold")
+    due_at = models.DateTimeField(null=True, blank=True)
+    held_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    held_at = models.DateTimeField(default=timezone.now)
+    reason = models.CharField(max_length=255, blank=True)
+
+    def __str__(self) -> str:
+        return f"Hold of delivery {self.delivery_id}"
 
 
 class Attempt(models.Model):
