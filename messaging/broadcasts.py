@@ -24,6 +24,7 @@ from django.db.models import Count
 from core import clock
 from messaging import dispatch
 from messaging.content import Versions
+from messaging.copy_rows import copy_rows
 from messaging.models import Broadcast, Delivery, MessageType, Status, new_token
 from messaging.recipients import Excluded, Recipient, RecipientList, recipients_for
 
@@ -228,21 +229,8 @@ def _write_deliveries(broadcast: Broadcast, rows: list[dict[str, Any]], now: dt.
     if connection.vendor != "postgresql":
         Delivery.objects.bulk_create([Delivery(**common, **row) for row in rows], batch_size=BULK_BATCH_SIZE)
         return
-    template = Delivery(**common)
-    fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
-    defaults = {f.attname: f.get_db_prep_save(getattr(template, f.attname), connection) for f in fields}
-    position = {f.attname: i for i, f in enumerate(fields)}
-    base = [defaults[f.attname] for f in fields]
-    token_at = position["token"]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = f"COPY {connection.ops.quote_name(Delivery._meta.db_table)} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:  # row values are plain str/int/bool/None/aware datetime: no field conversion
-            values = base.copy()
-            for name, value in row.items():
-                values[position[name]] = value
-            values[token_at] = new_token()
-            copy.write_row(values)
+    # Row values are plain str/int/bool/None/aware datetime (no field conversion); each row its own token.
+    copy_rows(Delivery, Delivery(**common), rows, per_row={"token": new_token})
 
 
 def may_cancel(user: Any, broadcast: Broadcast) -> bool:
@@ -251,24 +239,33 @@ def may_cancel(user: Any, broadcast: Broadcast) -> bool:
     return own or user.has_perm("messaging.cancel_any_broadcast")
 
 
-def broadcast_cancel(*, broadcast: Broadcast, user: Any = None) -> int:
+def broadcast_cancel(*, broadcast: Broadcast, user: Any = None, reason: str = "") -> int:
     """Cancel every delivery of ``broadcast`` that has not gone out; return how many.
 
     A conditional UPDATE: a delivery the dispatcher has already claimed (sending) or sent is left
-    alone, so cancelling never races a send into an inconsistent state.
+    alone, so cancelling never races a send into an inconsistent state. Who cancelled, when and
+    ``reason`` (the Scheduled view asks for one; the progress box does not) are kept on the broadcast.
     """
     now = clock.now()
-    who = user.get_username() if user is not None and user.is_authenticated else "the system"
+    signed_in = user is not None and user.is_authenticated
+    who = user.get_username() if signed_in else "the system"
+    reason = " ".join(reason.split())[:255]
+    why = f"Cancelled by {who}" + (f": {reason}" if reason else "")
     with transaction.atomic():
         count = Delivery.objects.filter(broadcast=broadcast, status__in=[Status.SCHEDULED, Status.QUEUED]).update(
             status=Status.CANCELLED,
-            status_reason=f"Cancelled by {who}",
+            status_reason=why[:255],
             next_attempt_at=None,
             finished_at=now,
             updated_at=now,
         )
-        Broadcast.objects.filter(pk=broadcast.pk).update(state=Broadcast.State.CANCELLED)
-    broadcast.state = Broadcast.State.CANCELLED
+        recorded = {"cancelled_by": user if signed_in else None, "cancelled_at": now, "cancel_reason": reason}
+        first = Broadcast.objects.filter(pk=broadcast.pk, cancelled_at__isnull=True).update(
+            state=Broadcast.State.CANCELLED, **recorded
+        )
+        if not first:  # cancelled before: the first cancellation stays the record
+            Broadcast.objects.filter(pk=broadcast.pk).update(state=Broadcast.State.CANCELLED)
+    broadcast.refresh_from_db(fields=["state", "cancelled_by", "cancelled_at", "cancel_reason"])
     return count
 
 
