@@ -38,8 +38,10 @@ demo: venv
 	$(DEMO_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(DEMO_ENV) $(PY) manage.py seed_demo
 	$(DEMO_ENV) $(PY) manage.py seed_demo_portal
+	$(DEMO_ENV) $(PY) manage.py seed_demo_staff
 	@echo ""
 	@echo "  PIMSY Messaging demo: http://127.0.0.1:8000   login: demo / demo   (Ctrl-C stops everything)"
+	@echo "  Staff logins by role (front desk, clinician, privacy officer, messaging admin) listed above"
 	@echo "  Client portal: http://127.0.0.1:8000/portal/   logins listed above (password portal-demo-2026)"
 	@echo ""
 	$(DEMO_ENV) $(VENV)/bin/honcho -f Procfile.demo start

@@ -269,6 +269,7 @@ class AppointmentReply(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        verbose_name_plural = "appointment replies"
 
     def __str__(self) -> str:
         return f"{self.get_answer_display()} ({self.get_source_display()}) for appointment {self.appointment_id}"

@@ -69,6 +69,9 @@ class SystemSettingChange(models.Model):
     class Meta:
         ordering = ["-changed_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"Setting {self.number}: {self.old_value or '(empty)'} → {self.new_value or '(empty)'}"
+
 
 class MessageType(models.Model):
     code = models.SlugField(max_length=64, unique=True)

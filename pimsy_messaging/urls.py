@@ -6,10 +6,12 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
 from messaging.channels.email.unsubscribe import unsubscribe as email_unsubscribe
+from messaging.home import today_numbers
 from pimsy_messaging.logins import is_portal_user
 from pimsy_messaging.staff_login import StaffLoginView
 from pimsy_messaging.two_factor import two_factor
@@ -19,7 +21,12 @@ from pimsy_messaging.two_factor import two_factor
 def home(request: HttpRequest) -> HttpResponse:
     if is_portal_user(request.user):  # a client signed in at the portal: the staff site is not theirs
         return redirect("portal:inbox")
-    return render(request, "home.html")
+    today = today_numbers() if request.user.has_perm("messaging.view_history") else None
+    return render(request, "home.html", {"today": today})
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    return redirect(static("favicon.ico"), permanent=True)  # looked up per request: the manifest's name
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -32,6 +39,8 @@ admin.site.site_title = "PIMSY administration"
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on pages without an icon link (the admin, a PDF, an error page).
+    path("favicon.ico", favicon),
     path("accounts/login/", StaffLoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/two-factor/", two_factor, name="two-factor"),

@@ -26,3 +26,12 @@ def test_missing_permission_shows_the_products_not_allowed_page(client):
 
 def test_server_error_page_needs_no_context():
     assert "Something went wrong" in render_to_string("500.html")
+
+
+def test_the_favicon_is_served(client):
+    from django.contrib.staticfiles import finders
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("favicon.ico")
+    with open(finders.find("favicon.ico"), "rb") as icon:
+        assert icon.read(4) == b"\x00\x00\x01\x00"  # an ICO file
