@@ -1,17 +1,36 @@
-// Toasts stay at least the minimum time of setting 420 (MESSAGE BOX - Minimum Time to Disappear).
+// Toasts stay at least the minimum time of setting 420 (MESSAGE BOX - Minimum Time to Disappear), and
+// longer while the pointer is on one or it has focus; each has a close button, so a toast never hides
+// a button for good (they sit at the bottom of the window, away from the page's own buttons).
 (function () {
   "use strict";
   function seconds() {
     var s = parseInt(document.body.dataset.toastSeconds || "5", 10);
     return isNaN(s) || s < 1 ? 5 : s;
   }
+  function dismiss(toast) {
+    toast.style.opacity = "0";
+    setTimeout(function () { toast.remove(); }, 450);
+  }
+  function later(toast) {
+    if (toast.matches(":hover") || toast.contains(document.activeElement)) {
+      setTimeout(function () { later(toast); }, 1000);
+    } else {
+      dismiss(toast);
+    }
+  }
   function schedule(toast) {
     if (toast.dataset.scheduled) return;
     toast.dataset.scheduled = "1";
-    setTimeout(function () {
-      toast.style.opacity = "0";
-      setTimeout(function () { toast.remove(); }, 450);
-    }, seconds() * 1000);
+    if (!toast.querySelector(".toast-close")) {
+      var close = document.createElement("button");
+      close.type = "button";
+      close.className = "toast-close";
+      close.setAttribute("aria-label", "Close this message");
+      close.textContent = "\u00d7";
+      close.addEventListener("click", function () { dismiss(toast); });
+      toast.appendChild(close);
+    }
+    setTimeout(function () { later(toast); }, seconds() * 1000);
   }
   function scan(root) {
     (root || document).querySelectorAll(".toast").forEach(schedule);
@@ -21,7 +40,9 @@
     if (!box) return;
     var t = document.createElement("div");
     t.className = "toast " + (kind || "");
-    t.textContent = text;
+    var words = document.createElement("span");
+    words.textContent = text;
+    t.appendChild(words);
     box.appendChild(t);
     schedule(t);
   };
@@ -29,6 +50,55 @@
   document.addEventListener("htmx:afterSwap", function () { scan(document); });
   // Toasts rendered inside htmx partials (out-of-band) are moved into the toast box.
   document.addEventListener("htmx:oobAfterSwap", function () { scan(document); });
+})();
+
+// hx-confirm questions (Cancel on the progress box, and any other) open the app's own Yes/No dialog,
+// as Send does, instead of the browser's confirm box. "No" has the focus: Enter does not cancel by mistake.
+(function () {
+  "use strict";
+  function dialog() {
+    var box = document.getElementById("app-confirm");
+    if (box) return box;
+    box = document.createElement("dialog");
+    box.id = "app-confirm";
+    box.setAttribute("aria-labelledby", "app-confirm-text");
+    var text = document.createElement("p");
+    text.id = "app-confirm-text";
+    var actions = document.createElement("div");
+    actions.className = "actions";
+    var no = document.createElement("button");
+    no.type = "button";
+    no.id = "app-confirm-no";
+    no.textContent = "No";
+    var yes = document.createElement("button");
+    yes.type = "button";
+    yes.id = "app-confirm-yes";
+    yes.className = "primary";
+    yes.textContent = "Yes";
+    actions.appendChild(no);
+    actions.appendChild(yes);
+    box.appendChild(text);
+    box.appendChild(actions);
+    no.addEventListener("click", function () { box.close(); });
+    document.body.appendChild(box);
+    return box;
+  }
+  document.addEventListener("htmx:confirm", function (event) {
+    var question = event.detail && event.detail.question;
+    if (!question) return;
+    event.preventDefault();
+    var box = dialog();
+    document.getElementById("app-confirm-text").textContent = question;
+    var yes = document.getElementById("app-confirm-yes");
+    var fresh = yes.cloneNode(true);  // drop the previous question's listener
+    yes.parentNode.replaceChild(fresh, yes);
+    fresh.addEventListener("click", function () {
+      box.close();
+      event.detail.issueRequest(true);
+    });
+    box.showModal();
+    document.getElementById("app-confirm-no").focus();
+  });
 })();
 
 // The top menus are disclosure menus (WCAG): a button with aria-expanded opens its list; Enter,

@@ -163,9 +163,17 @@ def test_cancel_what_has_not_gone_out(logged_in_page, live_server, monkeypatch):
     page.click("#confirm-yes")
     page.wait_for_selector("#send-result .progress")
     assert not Delivery.objects.filter(client__last_name="Chen").exists()
-    page.once("dialog", lambda d: d.accept())  # hx-confirm
+    native: list[str] = []
+    page.on("dialog", lambda d: (native.append(d.message), d.dismiss()))
+    page.click("#cancel-broadcast")  # asks in the app's own dialog, as Send does; No keeps everything
+    assert page.locator("#app-confirm-text").inner_text().startswith("Cancel the 4 messages that have not gone out")
+    page.click("#app-confirm-no")
+    assert not page.locator("#app-confirm").is_visible()
+    assert Delivery.objects.filter(status=Status.QUEUED).exists()
     page.click("#cancel-broadcast")
+    page.click("#app-confirm-yes")
     page.wait_for_selector("#send-result .progress.final")
+    assert native == []  # never the browser's confirm box
     assert "cancelled" in page.locator("#send-result .progress").inner_text().lower()
     assert set(Delivery.objects.values_list("status", flat=True)) == {Status.CANCELLED}
 
