@@ -101,6 +101,8 @@ TEMPLATES = [
 # --- Database -------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'pimsy.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+# A connection the server dropped (restart, pg_terminate_backend) is replaced, not reused (issue 17).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DB_CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file in the demo: WAL lets readers and one writer coexist.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -267,6 +269,14 @@ DISPATCH_REDIAL_SECONDS = env_int("DISPATCH_REDIAL_SECONDS", 60)
 DISPATCH_LEASE_SECONDS = env_int("DISPATCH_LEASE_SECONDS", 120)
 # Grace after a lease expires before a job is restarted, so a provider callback can arrive first.
 DISPATCH_RESTART_GRACE_SECONDS = env_int("DISPATCH_RESTART_GRACE_SECONDS", 300)
+# Reconciliation (issue 17, messaging.dispatch.reconcile): a delivery still "sent" whose row has not
+# changed for RECONCILE_AFTER_SECONDS is looked up at the provider (its status callback may be lost),
+# every RECONCILE_SWEEP_SECONDS, at most RECONCILE_BATCH per run, RECONCILE_CONCURRENCY at a time.
+RECONCILE_AFTER_SECONDS = env_int("RECONCILE_AFTER_SECONDS", 900)
+RECONCILE_SWEEP_SECONDS = env_int("RECONCILE_SWEEP_SECONDS", 60)
+RECONCILE_BATCH = env_int("RECONCILE_BATCH", 500)
+RECONCILE_CONCURRENCY = env_int("RECONCILE_CONCURRENCY", 4)
+CELERY_IMPORTS = (*CELERY_IMPORTS, "messaging.reconcile_tasks")
 DAY_START_TIME = env_str("MESSAGING_DAY_START", "08:00")
 # Sends per second per channel, shared by all workers: each channel's spec has its default
 # (``rate_per_second``); RATE_<CHANNEL>_PER_SECOND in the environment (RATE_SMS_PER_SECOND=20)

@@ -10,15 +10,18 @@ id. On PostgreSQL a whole group is one statement (:func:`_write_back_postgresql`
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 
 from messaging.models import Attempt, Delivery, Status
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,33 @@ class _Results:
     def flush(self) -> None:
         if self.pending:
             group, self.pending = self.pending, []
+            _write_back_retrying(group)
+
+
+# Waits before writing a group again after the database connection failed (issue 17).
+_RETRY_DELAYS = (0.2, 1.0, 3.0)
+
+
+def _write_back_retrying(group: Sequence[_Accepted]) -> None:
+    """:func:`_write_back`, again on a new connection when the database dropped this one.
+
+    Only the provider and this group know its messages were accepted: lost, they would be
+    restarted after the grace and sent twice unless every callback arrived. A connection the
+    server terminated (a PostgreSQL restart, ``pg_terminate_backend``), or a deadlock, fails the
+    statement; the write-back is idempotent (compare-and-set on ``sending``), so it is simply
+    written again on a fresh connection, up to ``len(_RETRY_DELAYS)`` more times (about 4 s).
+    Inside a caller's transaction nothing can be retried: the error goes up.
+    """
+    for delay in (*_RETRY_DELAYS, None):
+        try:
             _write_back(group)
+            return
+        except (OperationalError, InterfaceError) as exc:
+            if delay is None or connection.in_atomic_block:
+                raise
+            logger.warning("write-back of %s results failed (%s); retrying on a new connection", len(group), exc)
+            connection.close()
+            time.sleep(delay)
 
 
 def _write_back(group: Sequence[_Accepted]) -> None:
@@ -94,6 +123,13 @@ def _write_back(group: Sequence[_Accepted]) -> None:
 
 
 def _write_back_postgresql(group: Sequence[_Accepted]) -> None:
+    """:func:`_write_back` as one statement that commits on its own (:func:`_postgresql_statement`)."""
+    sql, params = _postgresql_statement(group)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _postgresql_statement(group: Sequence[_Accepted]) -> tuple[str, list[Any]]:
     """:func:`_write_back` as one statement that commits on its own: the group's values travel as
     arrays, two data-modifying CTEs update the deliveries and their attempts.
 
@@ -102,6 +138,18 @@ def _write_back_postgresql(group: Sequence[_Accepted]) -> None:
     to be scheduled, and those waits were most of a write-back's time (bench/README.md). The rows
     are found through ``id = ANY(…)`` so that the plan is a primary-key look-up whatever the
     statistics say about the joined array.
+
+    Lock order (issue 17): a provider callback locks its delivery, then its attempt
+    (:func:`messaging.outcomes.delivery_apply_status`). This statement does the same: ``locked``
+    takes the group's delivery rows ``ORDER BY id FOR NO KEY UPDATE`` (the lock an ``UPDATE`` takes:
+    it waits for a callback's update, not for an event row's foreign-key check) — every writer of
+    several deliveries locks them in ascending id —, then the deliveries are updated, and only then
+    the attempts. Each
+    step waits for the one before through a one-time filter on ``(SELECT count(*) FROM <cte>)``,
+    which runs that CTE to completion before the step reads a row (a join would not: a hash join
+    skips its other side when one side is empty, and the locks with it). Before, the deliveries'
+    CTE was not referenced, and such a CTE runs *after* the main query: the attempts were locked
+    before the deliveries, the opposite of a callback, and the two deadlocked.
     """
     quote = connection.ops.quote_name
     deliveries, attempts = quote(Delivery._meta.db_table), quote(Attempt._meta.db_table)
@@ -126,21 +174,22 @@ def _write_back_postgresql(group: Sequence[_Accepted]) -> None:
         "WITH v AS MATERIALIZED (SELECT * FROM unnest(%s::bigint[], %s::varchar[], %s::bigint[], "  # noqa: S608
         "%s::varchar[], %s::varchar[], %s::timestamptz[], %s::jsonb[], %s::jsonb[]) "
         "AS v(id, run, attempt, status, provider_id, at, request, response)), "
+        f"locked AS MATERIALIZED (SELECT id FROM {deliveries} WHERE id = ANY(%s::bigint[]) "
+        "ORDER BY id FOR NO KEY UPDATE), "
         f"d AS (UPDATE {deliveries} d SET provider_message_id = v.provider_id, "
         "status = CASE WHEN d.status = %s THEN v.status ELSE d.status END, "
         "sent_at = CASE WHEN d.status = %s THEN v.at ELSE d.sent_at END, "
         "lease_expires_at = CASE WHEN d.status = %s THEN NULL ELSE d.lease_expires_at END, "
         "status_reason = CASE WHEN d.status = %s THEN '' ELSE d.status_reason END, "
         "updated_at = CASE WHEN d.status = %s THEN v.at ELSE d.updated_at END "
-        "FROM v WHERE d.id = ANY(%s::bigint[]) AND d.id = v.id AND d.claimed_by = v.run "
-        "AND (d.status = %s OR d.provider_message_id = '')) "
+        "FROM v WHERE (SELECT count(*) FROM locked) >= 0 AND d.id = ANY(%s::bigint[]) AND d.id = v.id "
+        "AND d.claimed_by = v.run AND (d.status = %s OR d.provider_message_id = '') RETURNING d.id) "
         f"UPDATE {attempts} a SET finished_at = v.at, provider_message_id = v.provider_id, "
         "request_summary = v.request, response = v.response, outcome = 'accepted' "
-        "FROM v WHERE a.id = ANY(%s::bigint[]) AND a.id = v.attempt"
+        "FROM v WHERE (SELECT count(*) FROM d) >= 0 AND a.id = ANY(%s::bigint[]) AND a.id = v.attempt"
     )
-    params = [*columns.values(), *[sending] * 5, columns["id"], sending, columns["attempt"]]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    ids = sorted(columns["id"])
+    return sql, [*columns.values(), ids, *[sending] * 5, ids, sending, columns["attempt"]]
 
 
 def _prepared(model: type[Any], values: dict[str, Any]) -> list[Any]:

@@ -19,6 +19,7 @@ import binascii
 import copy
 import json
 import logging
+import random
 import re
 import threading
 import time
@@ -134,18 +135,37 @@ class CallbackSender:
 
     ``delay_s`` is waited before each step of a lifecycle (see :meth:`pause`); connection errors
     are retried ``attempts`` times with a short back-off; every request has a hard timeout.
+
+    ``drop_share`` (0..1) loses that share of status callbacks on purpose (:meth:`drops`), as a
+    provider whose webhook never reaches us: the application must ask the provider itself
+    (``messaging.dispatch.reconcile``). ``dropped`` counts them; ``seed`` makes the choice repeatable.
     """
 
     delay_s: float = 0.05
     attempts: int = 3
     timeout_s: float = 5.0
     max_workers: int = 16
+    drop_share: float = 0.0
+    seed: int | None = None
+    dropped: int = field(default=0, init=False)
+    _random: random.Random = field(init=False)
+    _drop_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _stopped: threading.Event = field(default_factory=threading.Event, init=False)
     _local: threading.local = field(default_factory=threading.local, init=False)
     _pool: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
         self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="sim-callback")
+        self._random = random.Random(self.seed)
+
+    def drops(self) -> bool:
+        """Whether to lose this status callback (``drop_share`` of them); counted in ``dropped``."""
+        if self.drop_share <= 0:
+            return False
+        with self._drop_lock:
+            lost = self._random.random() < self.drop_share
+            self.dropped += lost
+        return lost
 
     def submit(self, job: Callable[..., None], *args: Any) -> None:
         """Run ``job(*args)`` in the pool; any exception is logged, never raised."""

@@ -139,6 +139,8 @@ class FaxSimConfig:
     callback_user: str = ""
     callback_password: str = ""
     callback_delay_ms: int = 50
+    drop_callbacks: float = 0.0  # share of status callbacks lost on purpose (0..1)
+    drop_seed: int | None = None
     latency_ms: int = 0
     from_number: str = "+15555550199"
 
@@ -149,7 +151,9 @@ class FaxSim:
     def __init__(self, config: FaxSimConfig):
         self.config = config
         self.recorder = Recorder()
-        self.sender = CallbackSender(delay_s=config.callback_delay_ms / 1000)
+        self.sender = CallbackSender(
+            delay_s=config.callback_delay_ms / 1000, drop_share=config.drop_callbacks, seed=config.drop_seed
+        )
         self._lock = threading.Lock()
         self._faxes: dict[str, dict[str, Any]] = {}
         self._overrides: dict[str, FaxOutcome] = {}
@@ -284,7 +288,9 @@ class FaxSim:
             return
         fax = self._finish(fax_id, outcome)
         self.recorder.update(record, status=fax["status"])
-        if fax.get("callbackUrl"):
+        if fax.get("callbackUrl") and self.sender.drops():
+            self.recorder.append_to(record, "callbacks", {"event": "FAX_COMPLETED", "dropped": True})
+        elif fax.get("callbackUrl"):
             report = self._send_callback(fax)
             self.recorder.append_to(record, "callbacks", {"event": "FAX_COMPLETED", **report})
         self.recorder.update(record, done=True)
@@ -364,6 +370,8 @@ def start_fax_sim(
     callback_user: str = "",
     callback_password: str = "",
     callback_delay_ms: int = 20,
+    drop_callbacks: float = 0.0,
+    drop_seed: int | None = None,
     latency_ms: int = 0,
     host: str = LOOPBACK,
     port: int = 0,
@@ -377,6 +385,8 @@ def start_fax_sim(
             callback_user=callback_user,
             callback_password=callback_password,
             callback_delay_ms=callback_delay_ms,
+            drop_callbacks=drop_callbacks,
+            drop_seed=drop_seed,
             latency_ms=latency_ms,
         )
     )

@@ -81,6 +81,9 @@ def run_sms(sim: TwilioSim, record: dict[str, Any], message: dict[str, Any], out
         sim.recorder.update(record, status=status, error_code=error_code)
         if not callback:
             continue
+        if sim.sender.drops():
+            sim.recorder.append_to(record, "callbacks", {"status": status, "dropped": True})
+            continue
         params = sms_callback_params(sim, message, status, error_code)
         report = signed_request(sim, callback, params)
         sim.recorder.append_to(record, "callbacks", {"status": status, **_short(report)})
@@ -209,6 +212,9 @@ class CallRun:
     def status_callback(self, event: str, status: str, **extra: str) -> None:
         url = self.record.get("status_callback")
         if not url or event not in self.events:
+            return
+        if self.sim.sender.drops():
+            self.sim.recorder.append_to(self.record, "callbacks", {"event": event, "status": status, "dropped": True})
             return
         params = {
             **self.base_params(status),

@@ -75,6 +75,8 @@ class TwilioSimConfig:
     strict: bool = True
     max_concurrent: int | None = None
     callback_delay_ms: int = 50
+    drop_callbacks: float = 0.0  # share of status callbacks lost on purpose (0..1)
+    drop_seed: int | None = None
     spec_path: str | None = None
 
 
@@ -85,7 +87,9 @@ class TwilioSim:
         self.config = config
         self.recorder = Recorder()
         self.outcomes = OutcomeTable()
-        self.sender = CallbackSender(delay_s=config.callback_delay_ms / 1000)
+        self.sender = CallbackSender(
+            delay_s=config.callback_delay_ms / 1000, drop_share=config.drop_callbacks, seed=config.drop_seed
+        )
         self.spec = OpenApiSpec.load(config.spec_path)
         self._lock = threading.Lock()
         self._resources: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -353,6 +357,8 @@ def start_twilio_sim(
     strict: bool = True,
     max_concurrent: int | None = None,
     callback_delay_ms: int = 20,
+    drop_callbacks: float = 0.0,
+    drop_seed: int | None = None,
     host: str = LOOPBACK,
     port: int = 0,
     spec_path: str | None = None,
@@ -365,6 +371,8 @@ def start_twilio_sim(
         strict=strict,
         max_concurrent=max_concurrent,
         callback_delay_ms=callback_delay_ms,
+        drop_callbacks=drop_callbacks,
+        drop_seed=drop_seed,
         spec_path=spec_path,
     )
     sim = TwilioSim(config)

@@ -50,3 +50,71 @@ def clock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     write_clock_file(path, TUESDAY_MORNING, running=True)
     monkeypatch.setenv("PIMSY_CLOCK_FILE", path)
     return path
+
+
+class Beat:
+    """This process plays Celery beat for several tasks: ``{task name: every seconds}`` on ``broker``.
+
+    An explicit connection, as in ``test_dispatch_worker``: a CELERY_BROKER_URL in the environment
+    would otherwise win. A broker that went away (a fault test restarts it) is retried each tick.
+    Each task expires after its period, as the PeriodicTasks do: runs never stack up in the queue."""
+
+    def __init__(self, broker: str, tasks: dict[str, float]) -> None:
+        import threading
+
+        self.broker, self.tasks = broker, tasks
+        self.sent: dict[str, int] = dict.fromkeys(tasks, 0)
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from celery import Celery
+
+        client = Celery("faults-test-beat", broker=self.broker, set_as_current=False)
+        due = dict.fromkeys(self.tasks, 0.0)
+        while not self._stop.wait(0.1):
+            now = time.monotonic()
+            for name, every in self.tasks.items():
+                if now < due[name]:
+                    continue
+                due[name] = now + every
+                try:
+                    with client.connection_for_write(url=self.broker) as connection:
+                        client.send_task(name, connection=connection, retry=False, expires=every)
+                    self.sent[name] += 1
+                except Exception:  # the broker is down: the next tick tries again
+                    self.errors += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+class Supervisor:
+    """Restarts a worker process that exited, as production's process manager does (docker-compose's
+    ``restart: unless-stopped``). ``start()`` starts one and returns it; ``restarts`` counts."""
+
+    def __init__(self, start: Callable[[], Any]) -> None:
+        import threading
+
+        self._start = start
+        self.process = start()
+        self.restarts = 0
+        self.exit_codes: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            code = self.process.poll()
+            if code is not None:
+                self.exit_codes.append(code)
+                self.restarts += 1
+                self.process = self._start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
