@@ -38,6 +38,7 @@ demo: venv
 	$(DEMO_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(DEMO_ENV) $(PY) manage.py seed_demo
 	$(DEMO_ENV) $(PY) manage.py seed_demo_portal
+	$(DEMO_ENV) $(PY) manage.py seed_demo_scheduled
 	$(DEMO_ENV) $(PY) manage.py seed_demo_staff
 	@echo ""
 	@echo "  PIMSY Messaging demo: http://127.0.0.1:8000   login: demo / demo   (Ctrl-C stops everything)"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from messaging import summary, views
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("new/send/", views.send, name="send"),
     path("broadcasts/<int:pk>/progress/", views.broadcast_status, name="broadcast-progress"),
     path("broadcasts/<int:pk>/cancel/", views.broadcast_cancel_view, name="broadcast-cancel"),
+    path("scheduled/", include("messaging.scheduled_views")),
     path("failures/", summary.summary, name="summary"),
     path("history/", views.history, name="history"),
     path("history/layout/", views.history_layout, name="history-layout"),

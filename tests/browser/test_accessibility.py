@@ -33,6 +33,7 @@ def screens(client_id: int) -> tuple[str, ...]:
         "/messaging/",
         "/messaging/history/",
         "/messaging/appointments/",
+        "/messaging/scheduled/",
         "/messaging/failures/",
         "/bounces/do-not-send/",
         f"/clients/{client_id}/",
