@@ -40,6 +40,7 @@ demo: venv
 	$(DEMO_ENV) $(PY) manage.py seed_demo_portal
 	$(DEMO_ENV) $(PY) manage.py seed_demo_scheduled
 	$(DEMO_ENV) $(PY) manage.py seed_demo_staff
+	$(DEMO_ENV) $(PY) manage.py seed_demo_activity
 	@echo ""
 	@echo "  PIMSY Messaging demo: http://127.0.0.1:8000   login: demo / demo   (Ctrl-C stops everything)"
 	@echo "  Staff logins by role (front desk, clinician, privacy officer, messaging admin) listed above"

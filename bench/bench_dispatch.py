@@ -1,4 +1,6 @@
-"""Dispatcher throughput and worker memory: 20,000 SMS against the Twilio simulator (20 ms latency).
+"""Dispatcher throughput and worker memory: 20,000 SMS against the Twilio simulator (20 ms latency), or
+20,000 e-mails against the local SMTP server (``--channel email``; the bare loop is then ``smtplib``
+reusing one connection per thread or process, as the e-mail transport reuses one per batch).
 
 In one run, against the same simulator process:
 
@@ -17,7 +19,7 @@ provider, not our pacing, is the limit; time runs from a Tuesday morning (``PIMS
 stop times never interfere.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/pimsy_bench .venv/bin/python bench/bench_dispatch.py
-    options: --messages 20000 --concurrency 8 --latency-ms 20 --broker redis://127.0.0.1:6379/4
+    options: --messages 20000 --concurrency 8 --latency-ms 20 --broker redis://127.0.0.1:6379/4 --channel email
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ ACCOUNT_SID = "AC00000000000000000000000000000000"
 AUTH_TOKEN = "demo-auth-token"
 FROM_NUMBER = "+15555550100"
 BODY = "Riverbend Behavioral Health: Office closed Friday"
+FROM_EMAIL = "reminders@example.org"
 TUESDAY_MORNING = dt.datetime(2025, 6, 3, 9, 0, tzinfo=zoneinfo.ZoneInfo("America/New_York"))
 
 SINK_CODE = """
@@ -64,6 +67,10 @@ ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 def number(n: int) -> str:
     """A valid US mobile-looking number whose last digits never pick a failing simulator outcome."""
     return f"+1617{555 + n // 8000:03d}{2000 + n % 8000:04d}"
+
+
+def address(n: int, channel: str) -> str:
+    return f"bench{n}@example.org" if channel == "email" else number(n)
 
 
 def free_port() -> int:
@@ -184,6 +191,8 @@ def bare_loop(api_base: str, sink: str, messages: int, concurrency: int, pool: s
 
 
 def _bare_sender(api_base: str, sink: str) -> Callable[[int], str]:
+    if api_base.startswith("smtp://"):
+        return _bare_mailer(api_base)
     from messaging.channels.twilio.client import get_twilio_client
 
     client = get_twilio_client(account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, api_base=api_base)
@@ -191,6 +200,27 @@ def _bare_sender(api_base: str, sink: str) -> Callable[[int], str]:
 
     def send(n: int) -> str:
         return client.messages.create(to=number(n), from_=FROM_NUMBER, body=BODY, status_callback=callback).sid
+
+    return send
+
+
+def _bare_mailer(server: str) -> Callable[[int], str]:
+    """smtplib with one connection per thread, kept open: the floor for the e-mail transport."""
+    import smtplib
+    from email.message import EmailMessage
+
+    host, port = server.removeprefix("smtp://").split(":")
+    local = threading.local()
+
+    def send(n: int) -> str:
+        if getattr(local, "smtp", None) is None:
+            local.smtp = smtplib.SMTP(host, int(port), timeout=20)
+        message = EmailMessage()
+        message["Subject"], message["From"], message["To"] = "Office closed Friday", FROM_EMAIL, address(n, "email")
+        message.set_content(BODY)
+        message.add_alternative(f"<p>{BODY}</p>", subtype="html")
+        local.smtp.send_message(message)
+        return message["To"]
 
     return send
 
@@ -254,8 +284,8 @@ def ensure_database(url: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def prepare(messages: int) -> list[int]:
-    """Empty bench tables, then ``messages`` consenting clients with one queued SMS each (not yet due)."""
+def prepare(messages: int, channel: str = "sms") -> list[int]:
+    """Empty bench tables, then ``messages`` consenting clients with one queued message each (not yet due)."""
     from django.db import connection
 
     from clients.models import Client, MessagingProfile
@@ -269,19 +299,23 @@ def prepare(messages: int) -> list[int]:
     kind = MessageType.objects.get(code="ad-hoc-clients")
     later = TUESDAY_MORNING + dt.timedelta(days=365)
     broadcast = Broadcast.objects.create(
-        message_type=kind, description="Office closed Friday", broadcast_at=later, channels=["sms"]
+        message_type=kind, description="Office closed Friday", broadcast_at=later, channels=[channel]
     )
     ids: list[int] = []
     for start in range(0, messages, 2000):
-        numbers = [number(n) for n in range(start, min(messages, start + 2000))]
+        span = range(start, min(messages, start + 2000))
         clients = Client.objects.bulk_create(
-            [Client(first_name="Bench", last_name="Client", cell_phone=n) for n in numbers]
+            [
+                Client(first_name="Bench", last_name="Client", cell_phone=number(n), email=address(n, "email"))
+                for n in span
+            ]
         )
+        numbers = [address(n, channel) for n in span]
         MessagingProfile.objects.bulk_create([MessagingProfile(client=c, consent_given=True) for c in clients])
         rows = Delivery.objects.bulk_create(
             [
                 Delivery(
-                    broadcast=broadcast, message_type=kind, channel="sms", client=c, address=n, next_attempt_at=later
+                    broadcast=broadcast, message_type=kind, channel=channel, client=c, address=n, next_attempt_at=later
                 )
                 for c, n in zip(clients, numbers, strict=True)
             ]
@@ -371,6 +405,7 @@ def main() -> int:
     )  # fmt: skip
     parser.add_argument("--broker", default=os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/4"))
     parser.add_argument("--sweep-seconds", default=os.environ.get("DISPATCH_SWEEP_SECONDS", "5"))
+    parser.add_argument("--channel", choices=["sms", "email"], default="sms")
     args = parser.parse_args()
     database = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pimsy_bench")
     if not database.startswith("postgres"):
@@ -379,7 +414,7 @@ def main() -> int:
     ensure_database(database)
     logs = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
     clock_file = str(logs / "clock")
-    twilio_port, sink_port = free_port(), free_port()
+    twilio_port, sink_port, smtp_port = free_port(), free_port(), free_port()
     env = {
         **base_env(),
         "DATABASE_URL": database,
@@ -389,6 +424,9 @@ def main() -> int:
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{sink_port}",
         "PIMSY_CLOCK_FILE": clock_file,
         "RATE_SMS_PER_SECOND": "0",
+        "RATE_EMAIL_PER_SECOND": "0",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_port),
         "DISPATCH_SWEEP_SECONDS": str(args.sweep_seconds),
     }
     os.environ.update(env)
@@ -405,10 +443,10 @@ def main() -> int:
     call_command("migrate", verbosity=0)
     redis.Redis.from_url(args.broker).flushdb()
     print(f"preparing {args.messages} deliveries …", flush=True)
-    prepare(args.messages)
+    prepare(args.messages, args.channel)
     sim = [
         sys.executable, "-m", "messaging.simulators", "--twilio-port", str(twilio_port), "--fax-port", str(free_port()),
-        "--smtp-port", str(free_port()), "--smtp-control-port", str(free_port()), "--latency-ms", str(args.latency_ms),
+        "--smtp-port", str(smtp_port), "--smtp-control-port", str(free_port()), "--latency-ms", str(args.latency_ms),
         "--callback-delay-ms", "10", "--log-level", "WARNING",
     ]  # fmt: skip
     with (
@@ -417,7 +455,10 @@ def main() -> int:
     ):
         wait_port(twilio_port)
         wait_port(sink_port)
+        wait_port(smtp_port)
         api, sink = env["TWILIO_API_BASE"], env["PUBLIC_BASE_URL"]
+        if args.channel == "email":
+            api = f"smtp://127.0.0.1:{smtp_port}"
         phases: dict[str, Phase] = {}
         print(f"bare loop ({args.concurrency} {'processes' if args.pool == 'prefork' else 'threads'}) …", flush=True)
         with Phase.measure(phases, "bare loop", simulator.pid, args.messages):
@@ -431,7 +472,8 @@ def main() -> int:
     bare = (bare_before + bare_after) / 2
     growth = system["mem_end"] - system["mem_warm"]
     print()
-    setup = f"{args.messages} SMS, simulator latency {args.latency_ms} ms, concurrency {args.concurrency} ({args.pool})"
+    what = "e-mails (local SMTP server)" if args.channel == "email" else f"SMS, simulator latency {args.latency_ms} ms"
+    setup = f"{args.messages} {what}, concurrency {args.concurrency} ({args.pool})"
     print(f"messages            {setup}")
     print(f"bare loop           {bare_before:8.1f} msg/s before, {bare_after:8.1f} msg/s after (mean {bare:.1f})")
     print(f"system              {system['rate']:8.1f} msg/s ({system['seconds']:.1f} s for all to be accepted)")

@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, render
 
@@ -23,13 +23,16 @@ from clients.models import Appointment, AppointmentReply, AppointmentStatus, Con
 from core import clock
 from core.access import access_log, filter_summary
 from core.models import AccessKind
-from messaging.models import InboundMessage, Status
+from messaging.models import Delivery, InboundMessage
+from messaging.status_words import StatusWords, status_words
 from messaging.system_settings import get_setting
 
 PAGE = "messaging/appointments.html"
 RANGES = {"1": "Today", "7": "Next 7 days", "14": "Next 14 days", "30": "Next 30 days"}
 CONFIRMATION_FILTERS = {"": "Any reply", **dict(ConfirmationStatus.choices)}
 REPLIES_SHOWN = 3
+# The latest messages shown per appointment (reminders x channels: a handful); older ones are counted.
+MESSAGES_SHOWN = 8
 
 
 @dataclass(frozen=True)
@@ -58,23 +61,43 @@ def upcoming_appointments(filters: Filters, *, show_replies: bool) -> QuerySet[A
         qs = qs.exclude(status__in=[AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW])
     if filters.confirmation:
         qs = qs.filter(confirmation=filters.confirmation)
-    reminders = Q(deliveries__broadcast__automated=True)
-    qs = qs.select_related("client", "clinician__staff_profile").annotate(
-        reminders_sent=Count(
-            "deliveries", filter=reminders & Q(deliveries__status__in=[Status.SENT, Status.DELIVERED])
-        ),
-        reminders_planned=Count(
-            "deliveries", filter=reminders & Q(deliveries__status__in=[Status.SCHEDULED, Status.QUEUED])
-        ),
-        reminders_failed=Count(
-            "deliveries", filter=reminders & Q(deliveries__status__in=[Status.FAILED, Status.SUPPRESSED])
-        ),
+    # Every message for the appointment, automated or sent from the New tab (a manual broadcast of an
+    # appointment-based type sets Delivery.appointment too): one query for the page, oldest first.
+    sent = Delivery.objects.select_related("broadcast__created_by").order_by("created_at", "id")
+    qs = qs.select_related("client", "clinician__staff_profile").prefetch_related(
+        Prefetch("deliveries", queryset=sent, to_attr="all_messages")
     )
     if show_replies:
         qs = qs.prefetch_related(
             Prefetch("replies", queryset=InboundMessage.objects.order_by("-received_at", "-id"), to_attr="texts")
         )
     return qs.order_by("start", "id")
+
+
+@dataclass(frozen=True)
+class MessageLine:
+    """One message sent (or due) for an appointment, as the Messages sent column shows it."""
+
+    pk: int
+    channel: str
+    at: dt.datetime  # when it went out; for one not sent yet, when it was created
+    sent: bool
+    words: StatusWords
+    by: str  # "automated" or the user who sent it from the New tab
+
+
+def _message_line(d: Delivery) -> MessageLine:
+    words = status_words(
+        status=d.status, reason=d.status_reason, next_attempt_at=d.next_attempt_at, attempt_count=d.attempt_count
+    )
+    return MessageLine(
+        pk=d.pk,
+        channel=d.get_channel_display(),
+        at=d.sent_at or d.created_at,
+        sent=d.sent_at is not None,
+        words=words,
+        by=d.broadcast.sent_by_label,
+    )
 
 
 def needs_attention() -> QuerySet[AppointmentReply]:
@@ -94,6 +117,8 @@ def _context(request: HttpRequest, filters: Filters) -> dict[str, Any]:
     page = Paginator(upcoming_appointments(filters, show_replies=show_replies), 50).get_page(request.GET.get("page"))
     for appointment in page:
         appointment.recent_texts = getattr(appointment, "texts", [])[:REPLIES_SHOWN]
+        appointment.messages = [_message_line(d) for d in appointment.all_messages[-MESSAGES_SHOWN:]]
+        appointment.messages_hidden = max(0, len(appointment.all_messages) - MESSAGES_SHOWN)
     attention = list(needs_attention()[:50])
     shown = {"days": filters.days, "confirmation": filters.confirmation, "cancelled": filters.show_cancelled}
     summary = filter_summary({**shown, "page": page.number, "needs_attention": len(attention)})

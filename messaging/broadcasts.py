@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from django.db.models import Count
 
 from core import clock
 from messaging import dispatch
-from messaging.content import Versions
+from messaging.content import Versions, one_off_version
 from messaging.copy_rows import copy_rows
 from messaging.models import Broadcast, Delivery, MessageType, Status, new_token
 from messaging.recipients import Excluded, Recipient, RecipientList, recipients_for
@@ -58,11 +58,14 @@ def broadcast_create(
     skip_keys: Iterable[str] = (),
     automated: bool = False,
     recipients: RecipientList | None = None,
+    one_off_texts: Mapping[str, Mapping[str, str]] | None = None,
 ) -> BroadcastResult:
     """Create a broadcast with its deliveries (queued, or suppressed for Do-Not-Send addresses).
 
     The recipients are computed again here (consent or the Do-Not-Send list may have changed since
-    Refresh); ``skip_keys`` are the rows staff unticked. Raises :class:`NothingToSend` when no
+    Refresh); ``skip_keys`` are the rows staff unticked. ``one_off_texts`` (channel -> template field
+    -> text): texts edited on the New tab for this send only; those channels' deliveries use a one-off
+    template version (``messaging.content.one_off_version``). Raises :class:`NothingToSend` when no
     message would be written.
     """
     key = (
@@ -76,6 +79,7 @@ def broadcast_create(
             broadcast_at=broadcast_at,
             only_preferences=only_preferences,
             skip_keys=skip_keys,
+            one_off_texts=one_off_texts,
         )
         if idempotency_key
         else None
@@ -112,7 +116,7 @@ def broadcast_create(
         with transaction.atomic():
             broadcast.save(force_insert=True)
             rows = _delivery_rows(broadcast, recipients.recipients, suppressed, now)
-            _fix_template_versions(broadcast, rows)
+            _fix_template_versions(broadcast, rows, one_off_texts or {})
             _write_deliveries(broadcast, rows, now)
             transaction.on_commit(_kick_sweeper)
     except IntegrityError:
@@ -135,10 +139,13 @@ def payload_key(
     broadcast_at: dt.datetime | None,
     only_preferences: bool,
     skip_keys: Iterable[str],
+    one_off_texts: Mapping[str, Mapping[str, str]] | None = None,
 ) -> str:
     """The duplicate-send guard: the form's key plus a fingerprint of what would be sent."""
+    texts = [[channel, sorted(values.items())] for channel, values in sorted((one_off_texts or {}).items())]
     payload = json.dumps(
         [
+            *([texts] if texts else []),
             message_type.pk,
             sorted(set(channels)),
             description,
@@ -206,10 +213,19 @@ def _delivery_rows(
     return rows
 
 
-def _fix_template_versions(broadcast: Broadcast, rows: list[dict[str, Any]]) -> None:
-    """What the messages say is fixed at Send: each row records its channel's template version."""
+def _fix_template_versions(
+    broadcast: Broadcast, rows: list[dict[str, Any]], one_off_texts: Mapping[str, Mapping[str, str]]
+) -> None:
+    """What the messages say is fixed at Send: each row records its channel's template version (a
+    one-off version for a text edited for this send)."""
     versions = Versions()
     by_channel = {ch: versions.id_for(broadcast.message_type_id, ch) for ch in {row["channel"] for row in rows}}
+    for channel, values in one_off_texts.items():
+        if by_channel.get(channel) is not None:
+            version = one_off_version(
+                broadcast=broadcast, channel=channel, values=dict(values), created_by=broadcast.created_by
+            )
+            by_channel[channel] = version.pk
     for row in rows:
         row["template_version_id"] = by_channel[row["channel"]]
 

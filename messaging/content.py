@@ -15,6 +15,7 @@ The rule (README, "Delivery rules"):
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
 from django.utils.module_loading import import_string
 
 from core import clock
@@ -30,7 +32,7 @@ from messaging.models import MessageContent, MessageTemplate, TemplateVersion
 from messaging.rendering import Rendered, delivery_context, render_for
 
 if TYPE_CHECKING:
-    from messaging.models import Delivery
+    from messaging.models import Broadcast, Delivery
 
 VERSIONED_FIELDS = ("sms_body", "email_subject", "email_text", "email_html", "voice_script", "fax_body")
 
@@ -57,26 +59,32 @@ def _file_sha256(field: Any) -> str:
     return digest.hexdigest()
 
 
-def version_for(template: MessageTemplate) -> TemplateVersion:
-    """The version of ``template`` as it is now: its latest version if unchanged, else a new one."""
+def version_for(
+    template: MessageTemplate, *, created_by: Any = None, broadcast: Broadcast | None = None
+) -> TemplateVersion:
+    """The version of ``template`` as it is now: its latest version if unchanged, else a new one.
+
+    ``created_by``: who saved it (the Templates screen). ``broadcast``: a text edited on the New tab
+    for that one send (``template`` is then a copy holding the edited text, not saved): always a new
+    version, numbered after the others but never the template's current one."""
     digest = _fields_digest(template)
     for _ in range(3):
-        latest = (
-            TemplateVersion.objects.filter(message_type_id=template.message_type_id, channel=template.channel)
-            .order_by("-number")
-            .first()
-        )
-        if latest is not None and latest.digest == digest:
+        versions = TemplateVersion.objects.filter(message_type_id=template.message_type_id, channel=template.channel)
+        latest = versions.filter(broadcast__isnull=True).order_by("-number").first()
+        if broadcast is None and latest is not None and latest.digest == digest:
             return latest
+        top = versions.aggregate(top=Max("number"))["top"] or 0
         version = TemplateVersion(
-            template=template,
+            template=template if template.pk else None,
             message_type_id=template.message_type_id,
             channel=template.channel,
-            number=(latest.number + 1) if latest is not None else 1,
+            number=top + 1,
             digest=digest,
             voice_audio=template.voice_audio.name if template.voice_audio else "",
             voice_audio_sha256=_file_sha256(template.voice_audio),
             created_at=clock.now(),
+            created_by=created_by,
+            broadcast=broadcast,
             **{name: getattr(template, name) or "" for name in VERSIONED_FIELDS},
         )
         try:
@@ -86,6 +94,19 @@ def version_for(template: MessageTemplate) -> TemplateVersion:
         except IntegrityError:
             continue  # another process made this number first: read again
     raise RuntimeError(f"could not record a version of template {template.pk}")
+
+
+def one_off_version(
+    *, broadcast: Broadcast, channel: str, values: dict[str, str], created_by: Any = None
+) -> TemplateVersion:
+    """A text edited on the New tab for ``broadcast`` only: a version of its template with ``values``
+    (template field -> text), never the template's current one; the template itself is unchanged."""
+    template = MessageTemplate.objects.get(message_type_id=broadcast.message_type_id, channel=channel)
+    draft = copy.copy(template)
+    for name, value in values.items():
+        if name in VERSIONED_FIELDS:
+            setattr(draft, name, value)
+    return version_for(draft, created_by=created_by, broadcast=broadcast)
 
 
 class Versions:

@@ -13,6 +13,7 @@ from core import clock
 from messaging.channels.registry import offered_choices, spec_for, switched_off
 from messaging.history import Filters
 from messaging.models import Channel, MessageTemplate, MessageType, Status
+from messaging.one_off import clean_one_off_texts
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 MAX_RANGE_DAYS = 366
@@ -144,6 +145,7 @@ class NewMessageForm(forms.Form):
             self.add_error("end_date", f"Choose a range of at most {MAX_RANGE_DAYS} days.")
         if self.sending:
             self._clean_channels_for_send(data)
+        data["one_off_texts"] = clean_one_off_texts(self, data)  # texts edited for this send only
         return data
 
     def _clean_channels_for_send(self, data: dict[str, Any]) -> None:
@@ -186,6 +188,8 @@ class HistoryFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, phone or e-mail"}),
     )
     broadcast = forms.IntegerField(label="Broadcast", required=False, min_value=1, widget=forms.HiddenInput)
+    # The chart's Messages tab links to History filtered to one client (issue 14 §3).
+    client = forms.IntegerField(label="Client", required=False, min_value=1, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -207,4 +211,5 @@ class HistoryFilterForm(forms.Form):
             bounce=data.get("bounce") or "",
             q=(data.get("q") or "").strip(),
             broadcast_id=data.get("broadcast"),
+            client_id=data.get("client"),
         )

@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
 
-from bounces.taxonomy import CATEGORIES
+from bounces.taxonomy import Category
+from core import clock
 from messaging.channels.registry import all_specs
-from messaging.dispatch.pauses import is_paused
-from messaging.models import Attempt, Channel, Delivery, HistoryLayout, ProviderEvent, RecipientType, Status
+from messaging.explanations import explain
+from messaging.models import Channel, Delivery, HistoryLayout, RecipientType, Status
 from messaging.rendering import format_phone
+from messaging.status_words import status_words
 
 PAGE_SIZE = 50
 EXPORT_CHUNK = 2000
@@ -83,19 +87,12 @@ def _short_when(local: dt.datetime, full: str) -> str:
 
 @cache
 def category_explanations() -> dict[str, str]:
-    """Bounce category -> the seed's explanation (tooltip in History)."""
-    return {str(c.value): c.explanation for c in CATEGORIES}
+    """Bounce category -> its channel-neutral words. With a delivery at hand use
+    ``messaging.explanations.explain(category, channel, error_code)``: the channel's own words."""
+    return {str(c): explain(str(c)).text for c in Category}
 
 
-STATUS_CSS = {
-    Status.DELIVERED: "ok",
-    Status.SENT: "ok",
-    Status.FAILED: "bad",
-    Status.SUPPRESSED: "warn",
-    Status.CANCELLED: "muted",
-}
 # Choice labels by value: plain dict look-ups, no model instances needed.
-STATUS_LABELS = dict(Status.choices)
 CHANNEL_LABELS = dict(Channel.choices)
 PHONE_CHANNELS = frozenset(spec.kind for spec in all_specs() if spec.phone_address)
 RECIPIENT_TYPE_LABELS = dict(RecipientType.choices)
@@ -120,19 +117,26 @@ def _channel(r: Row) -> Cell:
     return Cell(CHANNEL_LABELS.get(r["channel"], r["channel"]), css=f"ch ch-{r['channel']}")
 
 
+def _status_words(r: Row) -> Any:
+    """One vocabulary on every screen (messaging.status_words): Scheduled, Waiting, Paused..."""
+    return status_words(
+        status=r["status"],
+        reason=r["status_reason"],
+        next_attempt_at=r["next_attempt_at"],
+        attempt_count=r["attempt_count"],
+    )
+
+
 def _status(r: Row) -> Cell:
-    status = r["status"]
-    if is_paused(status, r["status_reason"]):  # waiting for its address's pause (messaging.dispatch.pauses)
-        return Cell("Paused", css="badge warn", title=r["status_reason"])
-    css = f"badge {STATUS_CSS.get(status, '')}".strip()
-    return Cell(STATUS_LABELS.get(status, status), css=css, title=r["status_reason"])
+    words = _status_words(r)
+    return Cell(words.label, css=f"badge {words.css}".strip(), title=words.reason)
 
 
 def _category(r: Row) -> Cell:
     category = r["bounce_category"]
     if not category:
         return Cell("")
-    return Cell(category, title=category_explanations().get(category, ""))
+    return Cell(category, title=explain(category, r["channel"], r["error_code"]).text)
 
 
 def _hard_soft(r: Row) -> Cell:
@@ -199,8 +203,8 @@ COLUMN_LIST: tuple[Column, ...] = (
     _col("description", "Description", "broadcast__description", _text("broadcast__description"), wrap=True),
     _col("channel", "Channel", "channel", _channel),
     _col("address", "Address", ("address", "channel"), _address, export=lambda r: r["address"]),
-    _col("status", "Status", ("status", "status_reason"), _status),
-    _col("error_category", "Error category", "bounce_category", _category),
+    _col("status", "Status", ("status", "status_reason", "next_attempt_at", "attempt_count"), _status),
+    _col("error_category", "Error category", ("bounce_category", "channel", "error_code"), _category),
     _col("hard_soft", "Hard/Soft", "hard_bounce", _hard_soft),
     _col("attempts", "Attempts", "attempt_count", _number("attempt_count"), numeric=True),
     _col("broadcast", "Broadcast", "broadcast_id", _broadcast),
@@ -212,7 +216,20 @@ COLUMN_LIST: tuple[Column, ...] = (
     _col("finished_at", "Finished at", "finished_at", _time("finished_at")),
     _col("address_source", "Address source", "address_source", _text("address_source")),
     _col("appointment", "Appointment", "appointment__start", _time("appointment__start")),
-    _col("status_reason", "Status reason", "status_reason", _text("status_reason"), wrap=True),
+    _col(
+        "status_reason",
+        "Status reason",
+        ("status", "status_reason", "next_attempt_at", "attempt_count"),
+        lambda r: Cell(_status_words(r).reason),
+        wrap=True,
+    ),
+    _col(
+        "error_explanation",
+        "What the error means",
+        ("bounce_category", "channel", "error_code"),
+        lambda r: Cell(explain(r["bounce_category"], r["channel"], r["error_code"]).text),
+        wrap=True,
+    ),
     _col("error_code", "Error code", "error_code", _text("error_code")),
     _col("error_detail", "Error detail", "error_detail", _text("error_detail"), wrap=True),
     _col("resends", "Resends", "resend_count", _number("resend_count"), numeric=True),
@@ -273,6 +290,7 @@ class Filters:
     bounce: str = ""  # "hard" / "soft"
     q: str = ""
     broadcast_id: int | None = None
+    client_id: int | None = None  # one client's messages (the chart's Messages tab links here)
 
     @property
     def active(self) -> bool:
@@ -306,7 +324,11 @@ def filtered(filters: Filters) -> QuerySet[Delivery]:
         qs = qs.filter(created_at__gte=_day_start(filters.date_from))
     if filters.date_to and filters.date_to < LATEST_BOUND:
         qs = qs.filter(created_at__lt=_day_start(filters.date_to + dt.timedelta(days=1)))
-    for value, field_name in ((filters.message_type_id, "message_type"), (filters.broadcast_id, "broadcast")):
+    for value, field_name in (
+        (filters.message_type_id, "message_type"),
+        (filters.broadcast_id, "broadcast"),
+        (filters.client_id, "client"),
+    ):
         if value and not storable_id(value, field_name):
             return qs.none()  # no such row can exist
     if filters.message_type_id:
@@ -314,14 +336,25 @@ def filtered(filters: Filters) -> QuerySet[Delivery]:
     if filters.channel:
         qs = qs.filter(channel=filters.channel)
     if filters.status:
-        qs = qs.filter(status=filters.status)
+        qs = qs.filter(_status_is(filters.status))
     if filters.bounce:
         qs = qs.filter(hard_bounce=filters.bounce == "hard")
     if filters.broadcast_id:
         qs = qs.filter(broadcast_id=filters.broadcast_id)
+    if filters.client_id:
+        qs = qs.filter(client_id=filters.client_id)
     if filters.q:
         qs = qs.filter(_search(filters.q))
     return qs
+
+
+def _status_is(status: str) -> Q:
+    """A status as History names it: a manual broadcast dated later is Scheduled, like an automated one
+    (stored queued, not yet due, never tried, no reason: messaging.status_words)."""
+    later = Q(status=Status.QUEUED, attempt_count=0, status_reason="", next_attempt_at__gt=clock.now())
+    if status == Status.SCHEDULED:
+        return Q(status=status) | later
+    return Q(status=status) & ~later if status == Status.QUEUED else Q(status=status)
 
 
 def _search(text: str) -> Q:
@@ -333,10 +366,29 @@ def _search(text: str) -> Q:
     number = _as_phone_number(text)
     if number:
         return Q(address=number)
+    if connection.vendor == "postgresql":
+        return _name_words(text)
     query = Q()
-    for word in text.split():
+    for word in re.findall(r"[^\W_]+", text):  # SQLite (the demo): every word somewhere in the name
         query &= Q(recipient_name__icontains=word)
     return query
+
+
+def _name_words(text: str) -> Q:
+    """PostgreSQL: every word typed is the start of a word of the name, in any order ("lop ana" finds
+    "Lopez-Villanueva, Ana"), through the name's word index (migration 0011). Only letters and digits
+    reach the query: nothing typed is read as tsquery syntax."""
+    words = [word.lower() for word in re.findall(r"[^\W_]+", text)]
+    if not words:
+        return Q()
+    query = " & ".join(f"{word}:*" for word in words)
+    return Q(
+        RawSQL(
+            "to_tsvector('simple'::regconfig, recipient_name::text) @@ to_tsquery('simple'::regconfig, %s)",
+            [query],
+            output_field=BooleanField(),
+        )
+    )
 
 
 def _as_phone_number(text: str) -> str:
@@ -491,68 +543,6 @@ def export_rows(filters: Filters, columns: Sequence[Column]) -> Iterator[str]:
         yield writer.writerow([_csv_safe(c.csv_value(row)) for c in columns])
 
 
-# --- One delivery -------------------------------------------------------------------------------------------
+# --- One delivery: messaging.delivery_reads (re-exported: views and tests read it from here) ---------------
 
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    at: dt.datetime
-    kind: str  # created / attempt / event / finished
-    title: str
-    detail: str = ""
-    payload: Any = None
-
-
-@dataclass
-class DeliveryDetail:
-    delivery: Delivery
-    attempts: list[Attempt]
-    events: list[ProviderEvent]
-    timeline: list[TimelineEntry]
-
-
-def delivery_detail(pk: int) -> DeliveryDetail:
-    """A delivery with every attempt and provider event, and one timeline of all of them in order."""
-    joins = (
-        "message_type",
-        "broadcast",
-        "broadcast__created_by",
-        "client",
-        "user",
-        "appointment",
-        "content",
-        "template_version",
-    )
-    delivery = Delivery.objects.select_related(*joins).get(pk=pk)
-    attempts = list(Attempt.objects.filter(delivery=delivery).order_by("number", "id"))
-    events = list(ProviderEvent.objects.filter(delivery=delivery).order_by("received_at", "id"))
-    due = f", due {_when(delivery.next_attempt_at)}" if delivery.next_attempt_at else ""
-    timeline = [TimelineEntry(delivery.created_at, "created", "Created", f"Broadcast #{delivery.broadcast_id}{due}")]
-    for attempt in attempts:
-        outcome = attempt.outcome or "in progress"
-        detail = " ".join(p for p in (attempt.error_code, attempt.error_detail) if p)
-        timeline.append(
-            TimelineEntry(
-                attempt.started_at,
-                "attempt",
-                f"Attempt {attempt.number} ({attempt.get_kind_display()}): {outcome}",
-                detail,
-                attempt.response or None,
-            )
-        )
-    for event in events:
-        title = f"{event.provider} {event.event_type or 'event'}" + (f": {event.status}" if event.status else "")
-        timeline.append(
-            TimelineEntry(
-                event.received_at, "event", title, "" if event.applied else "not applied", event.payload or None
-            )
-        )
-    if delivery.finished_at and delivery.is_final:
-        timeline.append(
-            TimelineEntry(
-                delivery.finished_at, "finished", f"Final: {delivery.get_status_display()}", delivery.status_reason
-            )
-        )
-    order = {"created": 0, "attempt": 1, "event": 2, "finished": 3}
-    timeline.sort(key=lambda e: (e.at, order[e.kind]))
-    return DeliveryDetail(delivery=delivery, attempts=attempts, events=events, timeline=timeline)
+from messaging.delivery_reads import DeliveryDetail, TimelineEntry, delivery_detail  # noqa: E402, F401

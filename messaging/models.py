@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -89,12 +90,34 @@ class MessageType(models.Model):
     )
     active = models.BooleanField(default=True)
     sort_order = models.PositiveIntegerField(default=100)
+    fallback_channels = models.JSONField(
+        "Fallback order",
+        default=list,
+        blank=True,
+        help_text=(
+            'Channels to try in turn when a message of this type ends failed, e.g. ["sms", "voice", "email"]: '
+            "the next one the client consented to is tried. Empty: no fallback."
+        ),
+    )
 
     class Meta:
         ordering = ["sort_order", "name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        order = self.fallback_channels
+        if order in (None, ""):
+            self.fallback_channels = []
+            return
+        known = set(Channel.values)
+        if not isinstance(order, list) or any(not isinstance(c, str) or c not in known for c in order):
+            raise ValidationError(
+                {"fallback_channels": f"A list of contact methods, in order, from: {', '.join(sorted(known))}."}
+            )
+        if len(set(order)) != len(order):
+            raise ValidationError({"fallback_channels": "Name each contact method once."})
 
     @property
     def is_appointment_based(self) -> bool:
@@ -279,8 +302,9 @@ class Delivery(models.Model):
     message_type = models.ForeignKey(MessageType, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(max_length=8, choices=Channel.choices)
     recipient_type = models.CharField(max_length=8, choices=RecipientType.choices, default=RecipientType.CLIENT)
+    # Indexed by delivery_client_hist_idx (client, -created_at, -id): the chart's Messages tab.
     client = models.ForeignKey(
-        "clients.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+        "clients.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
@@ -324,6 +348,10 @@ class Delivery(models.Model):
     content = models.ForeignKey(
         MessageContent, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
+    # The delivery on another channel whose failure this one falls back from (MessageType.fallback_channels).
+    fallback_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fallbacks", db_index=False
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -345,6 +373,10 @@ class Delivery(models.Model):
             # second "_like" index for LIKE look-ups that nothing makes, and every update of a row
             # (three per message sent) writes every index of this table.
             models.Index(fields=["provider_message_id"], name="delivery_provider_id_idx"),
+            # The chart's Messages tab: one client's messages, newest first (replaces the FK's own index).
+            models.Index(fields=["client", "-created_at", "-id"], name="delivery_client_hist_idx"),
+            # Only fallback deliveries are in it: nothing to write for the others.
+            models.Index(fields=["fallback_of"], name="delivery_fallback_idx", condition=Q(fallback_of__isnull=False)),
         ]
         constraints = [models.UniqueConstraint(fields=["token"], name="delivery_token_uniq")]
 

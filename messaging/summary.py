@@ -22,6 +22,8 @@ from django.utils import timezone
 from bounces.taxonomy import CATEGORIES
 from core import clock
 from messaging.channels.registry import all_specs
+from messaging.channels.registry import label as channel_label
+from messaging.explanations import Explanation, explain
 from messaging.models import Channel, Delivery
 
 
@@ -43,6 +45,17 @@ class PeriodForm(forms.Form):
 class SummaryCell:
     count: int
     link: str
+    explanation: str = ""  # the category's words on this cell's channel (its tooltip)
+
+
+@dataclass(frozen=True)
+class SummaryNote:
+    """What a category that occurred means on one channel, and what to do (shown under the table)."""
+
+    channel: str
+    channel_label: str
+    count: int
+    explanation: Explanation
 
 
 @dataclass
@@ -53,6 +66,7 @@ class SummaryRow:
     cells: list[SummaryCell] = field(default_factory=list)
     total: int = 0
     total_link: str = ""
+    notes: list[SummaryNote] = field(default_factory=list)
 
 
 @dataclass
@@ -117,16 +131,21 @@ def history_link(*, category: str, channel: str = "", start: date, end: date) ->
 
 def summary_rows(*, start: date, end: date, channels: list[str]) -> list[SummaryRow]:
     counts = failure_counts(start=start, end=end, channel=channels[0] if len(channels) == 1 else "")
-    known = [(str(c), c.hard, c.explanation) for c in CATEGORIES]
-    unknown = sorted({cat for cat, _ in counts} - {name for name, _, _ in known})
+    only = channels[0] if len(channels) == 1 else ""
+    known = [(str(c), c.hard) for c in CATEGORIES]
+    unknown = sorted({cat for cat, _ in counts} - {name for name, _ in known})
     rows: list[SummaryRow] = []
-    for name, hard, explanation in known + [(c, False, "") for c in unknown]:
-        row = SummaryRow(category=name, hard=hard, explanation=explanation)
+    for name, hard in known + [(c, False) for c in unknown]:
+        # The row's words: its one channel's when the summary shows one, else words for any channel.
+        row = SummaryRow(category=name, hard=hard, explanation=explain(name, only).text)
         for ch in channels:
             link = history_link(category=name, channel=ch, start=start, end=end)
-            row.cells.append(SummaryCell(count=counts.get((name, ch), 0), link=link))
+            words = explain(name, ch)
+            count = counts.get((name, ch), 0)
+            row.cells.append(SummaryCell(count=count, link=link, explanation=words.text))
+            if count and words:
+                row.notes.append(SummaryNote(ch, channel_label(ch), count, words))
         row.total = sum(c.count for c in row.cells)
-        only = channels[0] if len(channels) == 1 else ""
         row.total_link = history_link(category=name, channel=only, start=start, end=end)
         rows.append(row)
     return rows

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from messaging import summary, views
+from messaging import chart_views, summary, views
 
 app_name = "messaging"
 urlpatterns = [
@@ -19,5 +19,7 @@ urlpatterns = [
     path("history/export.csv", views.history_export, name="history-export"),
     path("history/<int:pk>/", views.delivery_detail, name="delivery-detail"),
     path("appointments/", views.appointments, name="appointments"),
+    path("clients/<int:pk>/messages/", chart_views.client_messages, name="chart-messages"),
     path("simulators/", views.simulators, name="simulators"),
+    path("templates/", include("messaging.template_views")),  # Utilities > Templates (issue 14)
 ]

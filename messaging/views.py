@@ -35,9 +35,11 @@ from core import clock
 from core.access import access_log, filter_summary
 from core.models import AccessKind
 from messaging import history as hist
+from messaging import one_off
 from messaging.broadcasts import NothingToSend, broadcast_cancel, broadcast_create, broadcast_progress, may_cancel
 from messaging.channels.registry import all_specs, spec_for
 from messaging.content import said
+from messaging.fallback import fallback_chain
 from messaging.forms import HistoryFilterForm, NewMessageForm, new_idempotency_key, send_label
 from messaging.models import Broadcast, Channel, MessageTemplate, MessageType, Selection
 from messaging.recipients import RecipientList, recipients_for
@@ -92,12 +94,14 @@ def _message_type_facts() -> dict[str, dict[str, Any]]:
 
 @login_required
 @send_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def template_preview(request: HttpRequest) -> HttpResponse:
-    """The message contents for the chosen type and Contact Methods (Message Types / channel change)."""
-    form = NewMessageForm(request.GET)
-    key = preview_key_from(request, request.GET.get("preview_key", ""))
-    context = {"form": form, **_contents_context(form, key), "preview_token": request.GET.get("preview_key", "")}
+    """The message contents for the chosen type and Contact Methods (Message Types / channel change);
+    POST when the page carries texts edited for this send (too long for a URL)."""
+    params = request.POST if request.method == "POST" else request.GET
+    form = NewMessageForm(params)
+    key = preview_key_from(request, params.get("preview_key", ""))
+    context = {"form": form, **_contents_context(form, key), "preview_token": params.get("preview_key", "")}
     return render(request, f"{NEW_PAGE}#contents-response", context)
 
 
@@ -181,7 +185,10 @@ def _contents_context(form: NewMessageForm, preview_key: str | None) -> dict[str
         templates = {t.channel: t for t in MessageTemplate.objects.filter(message_type=message_type)}
         shown = channels or [c for c in PREVIEW_ORDER if c in templates][:1]
         for channel in shown:
-            parts.append(_channel_preview(channel, templates.get(channel), make_context(channel)))
+            template = templates.get(channel)
+            draft = one_off.preview_template(form, channel, template)  # texts edited for this send
+            parts.append(_channel_preview(channel, draft, make_context(channel)))
+            parts[-1]["edit"] = one_off.edit_fields(form, channel, template) if channels else []
     return {
         "message_type": message_type,
         "previews": parts,
@@ -233,7 +240,7 @@ def _channel_preview(channel: str, template: MessageTemplate | None, context: di
     rendered = render_for(template=template, context=context)
     fields, warnings = import_string(spec_for(channel).preview)(rendered, template)
     preview.update(fields)
-    sources = [getattr(template, name) for name in spec_for(channel).template_fields]
+    sources = [v for name in spec_for(channel).template_fields if isinstance(v := getattr(template, name), str)]
     unknown = sorted({name for text in sources for name in unknown_placeholders(text)})
     if unknown:
         warnings.append("Unknown placeholders render empty: " + ", ".join("{{ " + n + " }}" for n in unknown))
@@ -265,6 +272,7 @@ def send(request: HttpRequest) -> HttpResponse:
             only_preferences=data["only_preferences"],
             idempotency_key=data["idempotency_key"] or None,
             skip_keys=data["skipped"],
+            one_off_texts=data["one_off_texts"],
         )
     except NothingToSend as exc:
         context = {"form": form, **_contents_context(form, None), "send_error": str(exc)}
@@ -459,12 +467,11 @@ def delivery_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("No such delivery") from exc
     delivery = detail.delivery
     access_log(request, kind=AccessKind.DELIVERY_DETAIL, object_ids=[pk], client_id=delivery.client_id, rows=1)
-    category = delivery.bounce_category
     context = {
         "detail": detail,
         "d": detail.delivery,
-        "category_explanation": hist.category_explanations().get(category, "") if category else "",
         "said": said(detail.delivery),
+        "chain": fallback_chain(detail.delivery),
         "back": reverse("messaging:history"),
     }
     return render(request, "messaging/delivery_detail.html", context)

@@ -57,6 +57,9 @@ class ChannelSpec:
     # Dotted path of ``f(rendered) -> dict``: the channel's facts kept with the stored content (an
     # SMS's encoding and segments, a recording's file and checksum): messaging.content.
     record: str = ""
+    # Dotted path of the module with the channel's words for a failure (messaging.explanations): its
+    # ``EXPLANATIONS`` {Category: (what it means, what to do)} and optional ``BY_CODE`` {provider code: ...}.
+    explanations: str = ""
     stop_time_setting: int | None = None  # no message after this time in the recipient's zone
     redial_setting: int | None = None  # redials of a busy / unanswered line
     resend_setting: int | None = None  # resends of a failed message

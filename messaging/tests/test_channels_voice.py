@@ -218,3 +218,19 @@ def test_no_answer_and_fax_answers_are_classified(client, daytime):
     no_answer, fax_line = refreshed(no_answer), refreshed(fax_line)
     assert (no_answer.status, no_answer.redial_count) == (Status.QUEUED, 1)
     assert (fax_line.status, fax_line.bounce_category, fax_line.hard_bounce) == (Status.FAILED, "Bad-Mailbox", True)
+
+
+@pytest.mark.django_db
+def test_the_recording_played_is_the_one_the_message_was_made_with(daytime, client, settings, tmp_path):
+    from messaging.content import version_for
+
+    settings.MEDIA_ROOT = tmp_path
+    delivery = make_delivery(channel="voice")
+    template = MessageTemplate.objects.get(message_type=delivery.message_type, channel="voice")
+    template.voice_audio.save("first.mp3", ContentFile(b"ID3first"), save=True)
+    delivery.template_version = version_for(template)  # fixed when the message was created
+    delivery.save(update_fields=["template_version"])
+    template.voice_audio.save("second.mp3", ContentFile(b"ID3second"), save=True)  # a new recording since
+    root = parse(build_twiml(delivery, Rendered(voice_audio_url=template.voice_audio.url), answered_by="human"))
+    response = client.get(root.find("Play").text.removeprefix(settings.PUBLIC_BASE_URL))
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"ID3first"

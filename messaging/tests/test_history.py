@@ -109,6 +109,22 @@ def test_recipient_search(reminder):
     assert [d.pk for d in hist.filtered(hist.Filters(q="+1 (617) 555-0001"))] == [made[1].pk]
 
 
+def test_name_search_finds_the_starts_of_name_words_in_any_order_and_ignores_punctuation(reminder):
+    made = rows(reminder, 3)
+    Delivery.objects.filter(pk=made[0].pk).update(recipient_name="Lopez-Villanueva, Ana")
+    Delivery.objects.filter(pk=made[1].pk).update(recipient_name="O'Brien, Ana María")
+    for typed, found in [
+        ("ana lop", [made[0].pk]),
+        ("Villanueva", [made[0].pk]),
+        ("o'brien", [made[1].pk]),
+        ("maría", [made[1].pk]),
+        ("ana", [made[1].pk, made[0].pk]),  # newest first
+        ("ana & | ! :* (", [made[1].pk, made[0].pk]),  # tsquery syntax typed is not read as syntax
+        ("zelda", []),
+    ]:
+        assert [d.pk for d in hist.filtered(hist.Filters(q=typed))] == found, typed
+
+
 def test_layout_defaults_clean_and_save(django_user_model):
     user = django_user_model.objects.create_user("u1")
     assert [c.key for c in hist.layout_columns(user)] == list(hist.DEFAULT_COLUMNS)
@@ -120,10 +136,12 @@ def test_layout_defaults_clean_and_save(django_user_model):
 
 
 def test_category_tooltip_and_hard_soft_cells(reminder):
-    [d] = rows(reminder, 1, status=Status.FAILED, hard_bounce=True, bounce_category="Bad-Domain")
+    [d] = rows(reminder, 1, status=Status.FAILED, hard_bounce=True, bounce_category="Bad-Mailbox")
     d = hist.as_rows(Delivery.objects.filter(pk=d.pk), hist.COLUMN_LIST).get()
     category = hist.COLUMNS["error_category"].value(d)
-    assert category.text == "Bad-Domain" and "after the" in category.title
+    # The category's words on its channel (an SMS here), never the e-mail wording (issue 15 §2).
+    assert category.text == "Bad-Mailbox" and "can't receive texts" in category.title
+    assert "email" not in category.title.lower()
     assert hist.COLUMNS["hard_soft"].value(d).text == "Hard"
     assert hist.COLUMNS["sent_by"].value(d).text == "automated"
     assert hist.COLUMNS["address"].value(d).text == "(617) 555-0000"

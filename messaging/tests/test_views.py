@@ -6,9 +6,11 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from bounces.models import DoNotSendEntry
 from clients.tests.factories import make_appointment, make_client
+from messaging.explanations import explain
 from messaging.models import Attempt, Broadcast, Delivery, HistoryLayout, MessageType, ProviderEvent, Status
 
 
@@ -288,7 +290,8 @@ def test_history_default_columns_and_rows(client, sender, upcoming):
     ]:
         assert f">{label}</th>" in html, label
     assert "Person 001" in html and "March reminders" in html
-    assert 'title="The email box is invalid."' in html  # the category's explanation as a tooltip
+    # The category's words on the row's channel (a text here) as a tooltip, never the e-mail wording.
+    assert f'title="{escape(explain("Bad-Mailbox", "sms").text)}"' in html and "email box" not in html
     assert html.index("Person 001") < html.index("Person 000")  # newest first
 
 
@@ -315,7 +318,7 @@ def test_history_row_markup_escapes_every_value(client, sender, upcoming):
         '<td class="c-channel"><span class="ch ch-sms">Text (SMS)</span></td>'
         '<td class="c-address has-tip" title="+16175550000">(617) 555-0000</td>'
         '<td class="c-status" title="Rejected &lt;&quot;x&quot;&gt;"><span class="badge bad">Failed</span></td>'
-        '<td class="c-error_category has-tip" title="The email box is invalid.">Bad-Mailbox</td>'
+        f'<td class="c-error_category has-tip" title="{escape(explain("Bad-Mailbox", "sms").text)}">Bad-Mailbox</td>'
         '<td class="c-hard_soft"><span class="badge bad">Hard</span></td>'
         '<td class="c-attempts num">0</td>'
         f'<td class="c-broadcast"><a href="/messaging/history/?broadcast={broadcast.pk}">#{broadcast.pk}</a></td>'
@@ -417,7 +420,8 @@ def test_delivery_detail_lists_attempts_and_events_in_order(client, sender, upco
     timeline = html.split('id="timeline"')[1].split("</ol>")[0]
     order = [timeline.index(s) for s in ["Attempt 1", "twilio status: sent", "Attempt 2", "twilio status: undelivered"]]
     assert order == sorted(order)
-    assert "The email box is invalid." in html and "&quot;ErrorCode&quot;: &quot;30003&quot;" in html
+    assert escape(explain("Bad-Mailbox", "sms").meaning) in html and "email box" not in html
+    assert "&quot;ErrorCode&quot;: &quot;30003&quot;" in html
     assert client.get(reverse("messaging:delivery-detail", args=[999999])).status_code == 404
 
 

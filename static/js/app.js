@@ -199,3 +199,34 @@
     if (headers["X-Background-Poll"] !== "1") restart();
   });
 })();
+
+// Focus survives an htmx swap (WCAG 2.4.3): saving a section of the chart, or a box re-drawn while a
+// control in it has focus, puts focus back on the same control of the new content (same id or name, or
+// its submit button), else on the new section itself, instead of dropping it to the page body.
+(function () {
+  "use strict";
+  var keep = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail && event.detail.target;
+    var active = document.activeElement;
+    keep = null;
+    if (!target || !target.id || !active || active === document.body || !target.contains(active)) return;
+    keep = { scope: target.id, id: active.id, name: active.getAttribute("name"), button: active.tagName === "BUTTON" };
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!keep) return;
+    var want = keep;
+    keep = null;
+    if (document.activeElement && document.activeElement !== document.body) return;
+    var scope = document.getElementById(want.scope);
+    if (!scope) return;
+    var el = (want.id && document.getElementById(want.id)) ||
+      (want.name && scope.querySelector('[name="' + want.name + '"]')) ||
+      (want.button && scope.querySelector('button[type="submit"], button:not([type])'));
+    if (!el) {
+      el = scope;
+      if (!el.hasAttribute("tabindex")) el.setAttribute("tabindex", "-1");
+    }
+    el.focus();
+  });
+})();

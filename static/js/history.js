@@ -1,6 +1,8 @@
 // History tab: columns rearranged by dragging (SortableJS) on the table heading or in the Columns
 // panel, added/removed by dragging between the lists or with the +/× buttons. Every change is saved
-// for the user (htmx POST) and the table comes back re-drawn in the new layout.
+// for the user (htmx POST) and the table comes back re-drawn in the new layout. Without a mouse, each
+// shown column's ‹ and › buttons move it left or right; focus stays on the moved column's button and a
+// screen reader hears where it went.
 (function () {
   "use strict";
 
@@ -68,15 +70,51 @@
     if (available) window.Sortable.create(available, options);
   }
 
+  var pendingFocus = null;  // {col, action} of the button used, focused again once the panel is back
+
+  function announce(text) {
+    var live = document.getElementById("columns-announce");
+    if (!live) {
+      live = document.createElement("p");
+      live.id = "columns-announce";
+      live.className = "sr-only";
+      live.setAttribute("aria-live", "polite");
+      document.body.appendChild(live);
+    }
+    live.textContent = text;
+  }
+
   function onChipButton(event) {
     var button = event.target.closest(".chip-btn");
     if (!button) return;
     var chip = button.closest(".chip");
     var shown = document.getElementById("shown-columns");
     var keys = keysOf(shown);
-    if (button.dataset.action === "add") keys.push(chip.dataset.col);
-    else keys = keys.filter(function (k) { return k !== chip.dataset.col; });
+    var col = chip.dataset.col;
+    var at = keys.indexOf(col);
+    var action = button.dataset.action;
+    if (action === "add") keys.push(col);
+    else if (action === "remove") keys = keys.filter(function (k) { return k !== col; });
+    else {
+      var to = action === "earlier" ? at - 1 : at + 1;
+      if (at < 0 || to < 0 || to >= keys.length) return;
+      keys.splice(at, 1);
+      keys.splice(to, 0, col);
+      announce(chip.textContent.replace(/[⋮‹›×+]/g, "").trim() + ": column " + (to + 1) + " of " + keys.length);
+    }
+    pendingFocus = { col: col, action: action };
     save(keys);
+  }
+
+  function restoreFocus() {
+    if (!pendingFocus) return;
+    var want = pendingFocus;
+    pendingFocus = null;
+    var chip = document.querySelector('.chips [data-col="' + want.col + '"]');
+    if (!chip) return;
+    var same = chip.querySelector('.chip-btn[data-action="' + want.action + '"]');
+    var target = same && !same.disabled ? same : chip.querySelector(".chip-btn:not(:disabled)");
+    if (target) target.focus();
   }
 
   function init(root) {
@@ -86,7 +124,11 @@
     initPanel(shown, document.getElementById("available-columns"));
   }
 
-  document.addEventListener("htmx:load", function (event) { init(event.detail.elt); });
+  document.addEventListener("htmx:load", function (event) {
+    init(event.detail.elt);
+    var elt = event.detail.elt;
+    if (elt && (elt.id === "columns-panel" || (elt.querySelector && elt.querySelector("#columns-panel")))) restoreFocus();
+  });
   document.addEventListener("DOMContentLoaded", function () {
     init(document);
     document.addEventListener("click", onChipButton);

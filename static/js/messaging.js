@@ -119,7 +119,7 @@
       window.htmx.trigger($("refresh-btn"), "click");
       return;
     }
-    window.htmx.ajax("GET", $("contact-methods").dataset.previewUrl, {
+    window.htmx.ajax("POST", $("contact-methods").dataset.previewUrl, {
       source: form, target: "#message-contents", swap: "outerHTML",
     });
   }

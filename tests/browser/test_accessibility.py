@@ -35,8 +35,11 @@ def screens(client_id: int) -> tuple[str, ...]:
         "/messaging/appointments/",
         "/messaging/scheduled/",
         "/messaging/failures/",
+        "/messaging/templates/",
+        "/messaging/templates/types/new/",
         "/bounces/do-not-send/",
         f"/clients/{client_id}/",
+        f"/messaging/clients/{client_id}/messages/",
         "/clients/",
     )
 

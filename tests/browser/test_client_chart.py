@@ -29,6 +29,9 @@ def test_contacts_tab_consent_and_preference_saved(logged_in_page, live_server):
     page.wait_for_selector("#consent-audit")
     assert "by staff" in page.locator("#consent-audit").inner_text()
     page.wait_for_selector(".toast:has-text('saved')")
+    # Focus stays in the saved section (its Save button), not dropped to the page body.
+    assert page.evaluate("document.activeElement.closest('#messaging-profile') !== null")
+    assert page.evaluate("document.activeElement.tagName") == "BUTTON"
 
     page.reload()
     assert page.locator("#messaging-profile input[name=consent_given][value=True]").is_checked()

@@ -19,6 +19,7 @@ SPEC = ChannelSpec(
     subject_field="email_subject",
     clinical_check_place="e-mail subject",
     preview="messaging.channels.email.preview.preview",
+    explanations="messaging.channels.email.explanations",
     resend_setting=256,
     resend_interval_setting=258,
     rate_per_second=100.0,

@@ -16,6 +16,7 @@ SPEC = ChannelSpec(
     template_fields=("fax_body",),
     body_field="fax_text",
     preview="messaging.channels.fax.preview.preview",
+    explanations="messaging.channels.fax.explanations",
     stop_time_setting=273,
     redial_setting=260,
     resend_setting=251,

@@ -25,6 +25,7 @@ SPEC = ChannelSpec(
     body_field="email_text",
     subject_field="email_subject",
     preview="messaging.channels.portal.preview.preview",
+    explanations="messaging.channels.portal.explanations",
     offered_setting=620,
     preview_rank=4,
     portal_rank=4,  # the inbox shows this copy first all the same (messaging.portal.selectors)

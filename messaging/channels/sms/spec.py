@@ -21,6 +21,7 @@ SPEC = ChannelSpec(
     clinical_check_place="text message",
     confirm_instructions="Reply C to confirm or N to cancel.",
     preview="messaging.channels.sms.preview.preview",
+    explanations="messaging.channels.sms.explanations",
     record="messaging.channels.sms.preview.record",
     stop_time_setting=272,
     rate_per_second=50.0,

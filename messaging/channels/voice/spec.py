@@ -21,6 +21,7 @@ SPEC = ChannelSpec(
     clinical_check_place="voicemail",
     confirm_instructions="To confirm, press 1.",
     preview="messaging.channels.voice.preview.preview",
+    explanations="messaging.channels.voice.explanations",
     record="messaging.channels.voice.preview.record",
     stop_time_setting=270,
     redial_setting=266,

@@ -25,7 +25,7 @@ from messaging.channels.twilio.webhooks import twilio_signature_required
 from messaging.channels.voice.errors import classify_call
 from messaging.channels.voice.transport import MACHINE_PREFIX, build_twiml, token_from_audio_signature
 from messaging.channels.webhook_support import delivery_for_token, form_payload, ok
-from messaging.models import Delivery, MessageTemplate, ProviderEvent, Status
+from messaging.models import Delivery, MessageTemplate, ProviderEvent, Status, TemplateVersion
 from messaging.outcomes import delivery_apply_status
 from messaging.system_settings import get_setting
 
@@ -159,7 +159,13 @@ def voice_audio(request: HttpRequest, signed: str) -> FileResponse:
     delivery = delivery_for_token(token or "", "voice")
     if delivery is None:
         raise Http404("No such recording")
-    template = MessageTemplate.objects.filter(message_type_id=delivery.message_type_id, channel="voice").first()
-    if template is None or not template.voice_audio:
+    # The recording of the version the message was made from (fixed when it was created): a recording
+    # uploaded since then is for later messages. Rows made before versions existed use the template's.
+    version = TemplateVersion.objects.filter(pk=delivery.template_version_id).first()
+    audio = version.voice_audio if version is not None else None
+    if not audio:
+        template = MessageTemplate.objects.filter(message_type_id=delivery.message_type_id, channel="voice").first()
+        audio = template.voice_audio if template is not None and version is None else None
+    if not audio:
         raise Http404("No such recording")
-    return FileResponse(template.voice_audio.open("rb"), filename=template.voice_audio.name.rsplit("/", 1)[-1])
+    return FileResponse(audio.open("rb"), filename=audio.name.rsplit("/", 1)[-1])
