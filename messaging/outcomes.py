@@ -63,6 +63,7 @@ from django.db.models import F
 from bounces.taxonomy import Classification
 from core import clock
 from messaging.channels.registry import spec_for
+from messaging.fallback import fallback_after
 from messaging.models import Attempt, Delivery, ProviderEvent, Status
 
 logger = logging.getLogger(__name__)
@@ -180,38 +181,47 @@ def delivery_apply_status(
     classification: Classification | None = None,
     provider_message_id: str = "",
     redial: bool = False,
+    seen: Delivery | None = None,
 ) -> bool:
     """Record one provider event and apply it to the delivery; True when the delivery changed.
 
     ``status`` is ours (``Status``: sent, delivered, failed, …). ``redial`` marks a failure the
     line may fix by dialling again (busy / no answer; voice and fax only). A duplicate event
-    (same provider and event id) returns False and changes nothing.
+    (same provider and event id) returns False and changes nothing. ``seen``: the delivery as the
+    caller has just read it (saves reading it again; the compare-and-set catches it being stale).
+
+    An event that cannot change the delivery as read (an earlier status, or one of an earlier
+    attempt: most of a provider's callbacks) is stored in one ``INSERT … ON CONFLICT DO NOTHING``,
+    without a transaction; the others are applied in one, by compare-and-set.
     """
     if status not in RANK:
         raise ValueError(f"unknown delivery status {status!r}")
     now = clock.now()
+    delivery = seen if seen is not None and seen.pk == delivery_id else Delivery.objects.filter(pk=delivery_id).first()
+    if delivery is None:
+        return False
+    provider_message_id = _bare(provider_message_id)
+    if _changes_nothing(delivery, status, classification, provider_message_id):
+        event = ProviderEvent(delivery_id=delivery_id, status=status, payload=payload or {}, received_at=now)
+        _event_ids(event, provider, event_id, event_type)
+        ProviderEvent.objects.bulk_create([event], ignore_conflicts=True)  # a duplicate stays the first one
+        return False
     try:
         with transaction.atomic():
             changed = _apply_event(
-                delivery_id,
+                delivery,
                 status=status,
                 classification=classification,
-                provider_message_id=_bare(provider_message_id),
+                provider_message_id=provider_message_id,
                 redial=redial,
                 now=now,
             )
             if changed is None:
                 return False  # no such delivery
-            ProviderEvent.objects.create(
-                delivery_id=delivery_id,
-                provider=provider[:32],
-                event_id=event_id[:200],
-                event_type=event_type[:64],
-                status=status,
-                payload=payload or {},
-                received_at=now,
-                applied=changed,
-            )
+            event = ProviderEvent(delivery_id=delivery_id, status=status, payload=payload or {}, received_at=now)
+            _event_ids(event, provider, event_id, event_type)
+            event.applied = changed
+            event.save(force_insert=True)
     except IntegrityError:
         if _is_duplicate(provider, event_id):
             return False
@@ -223,8 +233,27 @@ def _is_duplicate(provider: str, event_id: str) -> bool:
     return ProviderEvent.objects.filter(provider=provider[:32], event_id=event_id[:200]).exists()
 
 
+def _event_ids(event: ProviderEvent, provider: str, event_id: str, event_type: str) -> None:
+    event.provider, event.event_id, event.event_type = provider[:32], event_id[:200], event_type[:64]
+
+
+def _changes_nothing(
+    delivery: Delivery, status: str, classification: Classification | None, provider_message_id: str
+) -> bool:
+    """Whether :func:`_apply_event` would leave ``delivery`` (as read) as it is, decided without a
+    query; False when unsure (a failure, a delay, a provider id the delivery does not know yet)."""
+    if status == Status.FAILED or classification is not None:
+        return False  # failures may retry or record a late bounce; a delay is written on the row
+    current = _bare(delivery.provider_message_id)
+    if provider_message_id and current and provider_message_id != current:
+        return True  # an event of an earlier attempt (_is_stale)
+    if provider_message_id and not current:
+        return False  # the event brings the provider id, or is stale: _apply_event decides
+    return delivery.status not in OUT_WITH_PROVIDER or RANK[status] <= RANK[delivery.status]
+
+
 def _apply_event(
-    delivery_id: int,
+    seen: Delivery,
     *,
     status: str,
     classification: Classification | None,
@@ -232,8 +261,10 @@ def _apply_event(
     redial: bool,
     now: dt.datetime,
 ) -> bool | None:
-    for _ in range(_CAS_ROUNDS):
-        delivery = Delivery.objects.filter(pk=delivery_id).first()
+    """Apply the event by compare-and-set, first against ``seen``, then against fresh reads."""
+    delivery_id = seen.pk
+    for round_ in range(_CAS_ROUNDS):
+        delivery = seen if round_ == 0 else Delivery.objects.filter(pk=delivery_id).first()
         if delivery is None:
             return None
         if _is_stale(delivery, provider_message_id):
@@ -397,6 +428,7 @@ def apply_failure(
     delivery.refresh_from_db()
     if retry is None:  # the message ended failed: one bounce, whatever its redials and resends
         _bounce_record(delivery, classification)
+        fallback_after(delivery)  # the type's next channel, if it names a fallback order
     return True
 
 

@@ -313,12 +313,12 @@ def _appointments(selection: str, start_date: dt.date | None, end_date: dt.date 
     return qs.order_by("start", "id")
 
 
-def _appointment_reason(selection: str, status: str, start: dt.datetime | None = None) -> str:
+def _appointment_reason(selection: str, status: str, start: dt.datetime | None, now: dt.datetime) -> str:
     if status == AppointmentStatus.CANCELLED:
         return Why.CANCELLED
     if selection == Selection.COMPLETED_APPOINTMENTS:
         return Why.NO_SHOW if status == AppointmentStatus.NO_SHOW else ""
-    if start is not None and start <= clock.now():  # "upcoming" means upcoming (issue 12)
+    if start is not None and start <= now:  # "upcoming" means upcoming (issue 12)
         return Why.STARTED
     if status == AppointmentStatus.COMPLETED:
         return Why.COMPLETED
@@ -339,6 +339,7 @@ def _client_candidates(
         selection = message_type.selection
         columns = _ClientColumns("client__", channels)
         appointments = _appointments(selection, start_date, end_date).annotate(**columns.raw)
+        now = clock.now()  # once: reading the clock per row was a fifth of Refresh's Python time
         for appointment_id, start, status, *values in appointments.values_list("id", "start", "status", *columns.names):
             client = columns.row(values)
             recipient = Recipient(
@@ -349,7 +350,7 @@ def _client_candidates(
                 appointment_id=appointment_id,
                 when=start,
             )
-            extra = _appointment_reason(selection, status, start)
+            extra = _appointment_reason(selection, status, start, now)
             yield _client_candidate(recipient, client, channels, only_preferences, part2_blocked, extra)
         return
     columns = _ClientColumns("", channels)
@@ -517,7 +518,8 @@ def _finish(candidates: list[_Candidate], channels: tuple[str, ...]) -> Recipien
             if reason:
                 result.excluded.append(_excluded(recipient, reason, target.channel))
                 continue
-            entry = blocked.get(target.channel, {}).get(normalise(target.channel, target.address))
+            on_list = blocked.get(target.channel)
+            entry = on_list.get(normalise(target.channel, target.address)) if on_list else None
             if entry is not None:
                 result.excluded.append(
                     _excluded(

@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 
 from messaging.channels.twilio.errors import classify_sms_error
 from messaging.channels.twilio.webhooks import twilio_signature_required
-from messaging.channels.webhook_support import delivery_for_token, form_payload, ok
+from messaging.channels.webhook_support import delivery_for_status_callback, form_payload, ok
 from messaging.models import Status
 from messaging.outcomes import delivery_apply_status
 
@@ -30,7 +30,7 @@ MESSAGE_STATUSES = {
 @require_POST
 @twilio_signature_required
 def sms_status(request: HttpRequest, token: str) -> HttpResponse:
-    delivery = delivery_for_token(token, "sms")
+    delivery = delivery_for_status_callback(token, "sms")
     message_sid = request.POST.get("MessageSid", "")
     twilio_status = request.POST.get("MessageStatus", "").lower()
     status = MESSAGE_STATUSES.get(twilio_status)
@@ -48,5 +48,6 @@ def sms_status(request: HttpRequest, token: str) -> HttpResponse:
         payload=form_payload(request.POST),
         classification=classification,
         provider_message_id=message_sid,
+        seen=delivery,
     )
     return ok()
