@@ -127,8 +127,11 @@
   document.addEventListener("htmx:load", function (event) {
     init(event.detail.elt);
     var elt = event.detail.elt;
-    if (elt && (elt.id === "columns-panel" || (elt.querySelector && elt.querySelector("#columns-panel")))) restoreFocus();
+    if (elt && (elt.id === "columns-panel" || (elt.querySelector && elt.querySelector("#columns-panel")))) {
+      setTimeout(restoreFocus, 0);  // after the rest of this response is swapped in too
+    }
   });
+  document.addEventListener("htmx:afterSettle", function () { setTimeout(restoreFocus, 0); });
   document.addEventListener("DOMContentLoaded", function () {
     init(document);
     document.addEventListener("click", onChipButton);

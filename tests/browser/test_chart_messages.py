@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pytest
 from django.utils import timezone
@@ -22,7 +23,7 @@ def sent_message(patient, *, text: str, status: str = Status.DELIVERED, **fields
         message_type=message_type, broadcast_at=timezone.now(), description="Clinic news"
     )
     content = MessageContent.objects.create(
-        digest=f"browser-{text}", channel="sms", text=text, encoding="GSM-7", segments=1
+        digest=hashlib.sha256(text.encode()).hexdigest(), channel="sms", text=text, encoding="GSM-7", segments=1
     )
     return Delivery.objects.create(
         broadcast=broadcast,
