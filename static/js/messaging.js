@@ -119,8 +119,10 @@
       window.htmx.trigger($("refresh-btn"), "click");
       return;
     }
+    // From the fieldset (it syncs on itself), not the form: a preview in flight must never make the
+    // form drop a Send (the form's hx-sync is "this:drop"). The form's values are included (a POST).
     window.htmx.ajax("POST", $("contact-methods").dataset.previewUrl, {
-      source: form, target: "#message-contents", swap: "outerHTML",
+      source: $("contact-methods"), target: "#message-contents", swap: "outerHTML",
     });
   }
 
