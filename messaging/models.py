@@ -130,10 +130,13 @@ class MessageType(models.Model):
 
 
 class MessageTemplate(models.Model):
-    """One template per (message type, channel)."""
+    """One template per (message type, channel, language); a client gets the variant in their
+    preferred language, else the clinic's default language's."""
 
     message_type = models.ForeignKey(MessageType, on_delete=models.CASCADE, related_name="templates")
     channel = models.CharField(max_length=8, choices=Channel.choices)
+    # A client's preferred_language code (clients.models.Language): "en", "es", …
+    language = models.CharField(max_length=8, default="en")
     sms_body = models.TextField("SMS text", blank=True)
     email_subject = models.CharField("E-mail subject", max_length=200, blank=True)
     email_text = models.TextField("E-mail plain text", blank=True)
@@ -146,10 +149,12 @@ class MessageTemplate(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["message_type", "channel"]
+        ordering = ["message_type", "channel", "language"]
         permissions = [("manage_templates", "Can manage message types, templates and voice recordings")]
         constraints = [
-            models.UniqueConstraint(fields=["message_type", "channel"], name="one_template_per_type_channel")
+            models.UniqueConstraint(
+                fields=["message_type", "channel", "language"], name="one_template_per_type_channel_language"
+            )
         ]
 
     def __str__(self) -> str:
@@ -167,6 +172,7 @@ class TemplateVersion(models.Model):
     template = models.ForeignKey(MessageTemplate, null=True, on_delete=models.SET_NULL, related_name="versions")
     message_type = models.ForeignKey(MessageType, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(max_length=8, choices=Channel.choices)
+    language = models.CharField(max_length=8, default="en")
     number = models.PositiveIntegerField()
     digest = models.CharField(
         max_length=64, help_text="SHA-256 of the fields below: an unchanged template is one version"
@@ -192,7 +198,9 @@ class TemplateVersion(models.Model):
     class Meta:
         ordering = ["message_type", "channel", "-number"]
         constraints = [
-            models.UniqueConstraint(fields=["message_type", "channel", "number"], name="one_template_version_number")
+            models.UniqueConstraint(
+                fields=["message_type", "channel", "language", "number"], name="one_template_version_number_language"
+            )
         ]
 
     def __str__(self) -> str:
@@ -477,3 +485,34 @@ class InboundMessage(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+
+
+class ProviderOutage(models.Model):
+    """A run of failures of one channel's provider (HTTP 5xx, timeouts, refused connections; issue 17).
+
+    One open row per channel (``ended_at`` empty) counts the failures in a row; at
+    ``PROVIDER_OUTAGE_FAILURES`` the channel is paused (``paused_at``): the sweeper claims only one
+    probe message every ``next_probe_at`` until one is accepted, which ends the outage. Staff see it
+    as a banner on the New tab and History. Closed rows are the outages' history.
+    """
+
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    first_failure_at = models.DateTimeField()
+    last_failure_at = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    next_probe_at = models.DateTimeField(null=True, blank=True)
+    probes = models.PositiveIntegerField(default=0)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-first_failure_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel"], condition=Q(ended_at__isnull=True), name="one_open_outage_per_channel"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} provider failing since {self.first_failure_at:%Y-%m-%d %H:%M}"
