@@ -269,6 +269,12 @@ DISPATCH_REDIAL_SECONDS = env_int("DISPATCH_REDIAL_SECONDS", 60)
 DISPATCH_LEASE_SECONDS = env_int("DISPATCH_LEASE_SECONDS", 120)
 # Grace after a lease expires before a job is restarted, so a provider callback can arrive first.
 DISPATCH_RESTART_GRACE_SECONDS = env_int("DISPATCH_RESTART_GRACE_SECONDS", 300)
+# A provider outage (issue 17, README › Failure handling): this many failures in a row (HTTP 5xx,
+# timeouts, refused connections) pause the channel; while paused one probe message goes every
+# PROVIDER_PROBE_SECONDS (doubling up to PROVIDER_PROBE_MAX_SECONDS) until one is accepted.
+PROVIDER_OUTAGE_FAILURES = env_int("PROVIDER_OUTAGE_FAILURES", 5)
+PROVIDER_PROBE_SECONDS = env_float("PROVIDER_PROBE_SECONDS", 15.0)
+PROVIDER_PROBE_MAX_SECONDS = env_float("PROVIDER_PROBE_MAX_SECONDS", 120.0)
 # Reconciliation (issue 17, messaging.dispatch.reconcile): a delivery still "sent" whose row has not
 # changed for RECONCILE_AFTER_SECONDS is looked up at the provider (its status callback may be lost),
 # every RECONCILE_SWEEP_SECONDS, at most RECONCILE_BATCH per run, RECONCILE_CONCURRENCY at a time.
@@ -308,6 +314,8 @@ TWILIO_ACCOUNT_SID = env_str(
 )
 TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "demo-auth-token" if (DEMO_MODE or TESTING) else "")
 TWILIO_API_BASE = env_str("TWILIO_API_BASE", "")
+# How long a request to Twilio may take; past it the outcome is unknown (README › Failure handling).
+TWILIO_TIMEOUT_SECONDS = env_float("TWILIO_TIMEOUT_SECONDS", 15.0)
 TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID", "")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "+15555550100" if (DEMO_MODE or TESTING) else "")
 TWILIO_TTS_VOICE = env_str("TWILIO_TTS_VOICE", "Polly.Joanna")

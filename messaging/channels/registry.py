@@ -78,6 +78,12 @@ class ChannelSpec:
     # Automated staff messages with no channel chosen go by the first of these ranks the user has an
     # address for (e-mail, then a cell phone); None: never a staff default.
     staff_default_rank: int | None = None
+    # What staff read in a delay banner: "Text messages are delayed: …" (issue 17).
+    plural: str = "Messages"
+    # Dotted path of ``f(delivery, since) -> str``: the provider id of a message the provider already
+    # has for this delivery, created since ``since`` ("" when it has none; raises when it cannot
+    # tell). Asked before an attempt whose answer never came is sent again (messaging.dispatch.ambiguous).
+    find_accepted: str = ""
 
     @property
     def phone_address(self) -> bool:

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import F
 
 from core import clock
 from messaging import outcomes, ratelimit
 from messaging.channels.base import TransportError
+from messaging.dispatch import outages
 from messaging.dispatch.checks import Verdict
 from messaging.dispatch.claim import lease, new_claim_token
 from messaging.models import Attempt, Delivery, Status
@@ -197,7 +199,9 @@ def _fail_unsent(delivery: Delivery, token: str, error: TransportError, *, now: 
     )
 
 
-def _record_error(delivery: Delivery, run: str, attempt: Attempt, error: TransportError) -> None:
+def _record_error(delivery: Delivery, run: str, attempt: Attempt, error: TransportError) -> bool:
+    """Record a failed attempt and settle its delivery; True when the failure paused the channel
+    (its provider keeps failing: :mod:`messaging.dispatch.outages`)."""
     now = clock.now()
     kind = "throttled" if error.throttled else "unknown" if error.ambiguous else "error"
     if error.classification is not None:
@@ -219,11 +223,14 @@ def _record_error(delivery: Delivery, run: str, attempt: Attempt, error: Transpo
             error_code=error.code,
             error_detail=error.message,
         )
-        return
+        return False
+    paused = False
+    if not error.throttled:  # a 5xx, a timeout, a refused connection: the provider is failing
+        paused = outages.note_failure(delivery.channel, error.message, now=now).paused_at is not None
     if error.ambiguous:
-        # Outcome unknown: let the restart rules decide after the grace period.
+        # Outcome unknown: after the grace period the provider is asked (messaging.dispatch.ambiguous).
         _mine(delivery, run).update(lease_expires_at=now, status_reason=error.message[:255], updated_at=now)
-        return
+        return paused
     transient = Attempt.objects.filter(delivery_id=delivery.pk, outcome__in=("throttled", "error")).count()
     delay = ratelimit.backoff(transient, retry_after=error.retry_after)
     if error.throttled:
@@ -238,3 +245,25 @@ def _record_error(delivery: Delivery, run: str, attempt: Attempt, error: Transpo
         status_reason=f"{error.message}; retrying in {delay:.0f} s"[:255],
         updated_at=now,
     )
+    return paused
+
+
+def _put_back(item: _Send, run: str, *, now: dt.datetime, reason: str) -> None:
+    """A started attempt that will not be made (its channel was paused meanwhile): the attempt row
+    goes, the count goes back, and the delivery waits in the queue, due at once (the sweeper holds
+    it while the channel is paused)."""
+    if item.attempt is None:
+        return
+    with transaction.atomic():
+        undone = Delivery.objects.filter(pk=item.delivery.pk, status=Status.SENDING, claimed_by=run).update(
+            status=Status.QUEUED,
+            attempt_count=F("attempt_count") - 1,
+            next_attempt_at=now,
+            claimed_by="",
+            lease_expires_at=None,
+            retry_kind=item.attempt.kind,
+            status_reason=reason[:255],
+            updated_at=now,
+        )
+        if undone:
+            Attempt.objects.filter(pk=item.attempt.pk, outcome="").delete()

@@ -38,6 +38,8 @@ from django.db import connection, transaction
 from core import clock
 from messaging import outcomes, ratelimit
 from messaging.channels.registry import spec_for
+from messaging.dispatch import outages
+from messaging.dispatch.ambiguous import ADOPTED, Asker, adopted_fields
 from messaging.models import Attempt, Channel, Delivery, Status
 
 logger = logging.getLogger("messaging.dispatch")  # one logger for the package, as before the split
@@ -128,6 +130,10 @@ def claim_due(*, now: dt.datetime, channels: Iterable[str] = Channel.values) -> 
     """Claim due queued rows of each channel, up to what the channel can send before the next sweep."""
     claims: list[Claim] = []
     for channel in channels:
+        probe = outages.claim_limit(channel, now=now)  # a provider outage: nothing, or one probe
+        if probe is not None:
+            claims.extend(claim_batch(channel=channel, now=now, limit=probe, batch=1))
+            continue
         room = backlog_target(channel) - _out_for_sending(channel)
         while room > 0:
             got = claim_batch(channel=channel, now=now, limit=min(room, settings.DISPATCH_CHUNK_SIZE))
@@ -202,16 +208,26 @@ def restart_unfinished(*, now: dt.datetime) -> int:
         .values_list("id", "channel", "claimed_by", "provider_message_id", "attempt_count", "lease_expires_at")
     )
     settled = 0
+    ask = Asker(paused=lambda channel: outages.paused(channel, now=now))
     for row in expired[: settings.DISPATCH_CHUNK_SIZE]:
-        settled += _restart_one(*row, now=now)
+        settled += _restart_one(*row, now=now, ask=ask)
     return settled
 
 
 def _restart_one(
-    pk: int, channel: str, token: str, provider_id: str, attempts: int, lease_end: dt.datetime, *, now: dt.datetime
+    pk: int,
+    channel: str,
+    token: str,
+    provider_id: str,
+    attempts: int,
+    lease_end: dt.datetime,
+    *,
+    now: dt.datetime,
+    ask: Asker | None = None,
 ) -> int:
     attempt = Attempt.objects.filter(delivery_id=pk, number=attempts).first() if attempts else None
-    interrupted = attempt is not None and not attempt.outcome
+    # No outcome (the worker died mid-send) or "unknown" (the provider's answer never came).
+    interrupted = attempt is not None and attempt.outcome in ("", "unknown")
     accepted = provider_id or (attempt.provider_message_id if attempt is not None else "")
     # Compare-and-set on everything we read: a worker that starts the attempt meanwhile moves the
     # lease and the attempt count, and then this restart does nothing.
@@ -232,6 +248,18 @@ def _restart_one(
         return mine.update(**base, status=Status.QUEUED, next_attempt_at=now, claimed_by="")
     if lease_end > now - restart_grace():
         return 0  # give the provider's callback time to arrive first
+    ask = ask or Asker(paused=lambda channel: outages.paused(channel, now=now))
+    if attempt is not None and ask.can_ask(channel):  # never a second message: ask the provider first
+        found = ask(pk, channel, attempt)
+        if found is None:
+            return 0  # it cannot tell now: a later sweep asks again
+        if found:
+            Attempt.objects.filter(pk=attempt.pk).update(
+                outcome="adopted",
+                provider_message_id=found[:128],
+                error_detail=f"{attempt.error_detail}; {ADOPTED}"[:500],
+            )
+            return mine.update(**base, **adopted_fields(found, now))
     Attempt.objects.filter(pk=attempt.pk, outcome="").update(outcome="interrupted", finished_at=now)
     if outcomes.retry_policy(channel).restart_unfinished:
         return mine.update(

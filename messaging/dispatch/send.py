@@ -23,7 +23,8 @@ from core import clock
 from messaging import ratelimit
 from messaging.channels.base import Transport, TransportError, refusal, transport_for
 from messaging.content import record_for, store_contents
-from messaging.dispatch.attempts import _fail_unsent, _mine, _record_error, _Send, _start_attempts
+from messaging.dispatch import outages
+from messaging.dispatch.attempts import _fail_unsent, _mine, _put_back, _record_error, _Send, _start_attempts
 from messaging.dispatch.checks import Verdict, blocked_for, check_before_send, resolve_address
 from messaging.dispatch.claim import batch_size, claim_batch, enqueue
 from messaging.dispatch.pauses import hold_if_paused, paused_for
@@ -154,15 +155,23 @@ def _send_batch(batch: _Batch, results: _Results, contents: dict[str, int], *, t
     _store_contents(ready, contents)
     run = _start_attempts(ready, token, now=now)
     transport = transport_for(channel)
-    accepted = 0
+    accepted, outcome = 0, ""
     try:
         with transport.session():
             for item in ready:
-                if item.attempt is not None:
-                    accepted += _send(item, run, transport, results)
+                if item.attempt is None:
+                    continue
+                if outcome == _PAUSED:  # the provider is down: the rest wait in the queue, unsent
+                    _put_back(item, run, now=clock.now(), reason=outages.waiting_reason(channel, now))
+                    continue
+                outcome = _send(item, run, transport, results)
+                accepted += outcome == _ACCEPTED
     finally:
         results.flush()  # whatever happens next, what the provider accepted is recorded first
-    return total + accepted, reservation.waited > 0
+    if outcome == _ACCEPTED:  # its last answer was good: any run of failures is over
+        outages.note_success(channel, now=clock.now())
+    paused = outcome == _PAUSED
+    return total + accepted, reservation.waited > 0 or paused
 
 
 def _ready_to_send(deliveries: list[Delivery], token: str, templates: _TemplateCache) -> list[_Send]:
@@ -270,20 +279,25 @@ def _requeue(delivery: Delivery, token: str, *, at: dt.datetime, reason: str) ->
     )
 
 
-def _send(item: _Send, run: str, transport: Transport, results: _Results) -> bool:
-    """Call the provider (no transaction is open) and hand the outcome to ``results`` to write back."""
+_ACCEPTED, _FAILED, _PAUSED = "accepted", "failed", "paused"
+
+
+def _send(item: _Send, run: str, transport: Transport, results: _Results) -> str:
+    """Call the provider (no transaction is open) and hand the outcome to ``results`` to write back.
+
+    Returns "accepted", "failed", or "paused" (a failure that paused the channel: its provider
+    keeps failing)."""
     delivery, attempt = item.delivery, item.attempt
     if attempt is None:  # another run owns it (the caller sends only started attempts)
-        return False
+        return _FAILED
     try:
         result = transport.send(delivery, item.rendered)
     except TransportError as error:
-        _record_error(delivery, run, attempt, error)
-        return False
+        return _PAUSED if _record_error(delivery, run, attempt, error) else _FAILED
     except Exception:
         logger.exception("delivery %s: unexpected error while sending; it will be restarted", delivery.pk)
         _record_error(delivery, run, attempt, TransportError("Unexpected error while sending", ambiguous=True))
-        return False
+        return _FAILED
     now = clock.now()
     provider_id = result.provider_message_id[:128]
     delivery_fields = {
@@ -302,4 +316,4 @@ def _send(item: _Send, run: str, transport: Transport, results: _Results) -> boo
         "outcome": "accepted",
     }
     results.add(_Accepted(delivery.pk, run, attempt.pk, delivery_fields, attempt_fields))
-    return True
+    return _ACCEPTED

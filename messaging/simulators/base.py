@@ -299,6 +299,9 @@ class SimRequestHandler(BaseHTTPRequestHandler):
         except SimError as exc:
             self._close_if_body_unread()
             self.send_json(exc.status, exc.body, exc.headers)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting (a timeout)
+            logger.info("client went away before the answer to %s %s", method, self.path_only)
+            self.close_connection = True
         except Exception:
             logger.exception("simulator handler failed for %s %s", method, self.path)
             self._close_if_body_unread()

@@ -81,7 +81,7 @@ def run_sms(sim: TwilioSim, record: dict[str, Any], message: dict[str, Any], out
         sim.recorder.update(record, status=status, error_code=error_code)
         if not callback:
             continue
-        if sim.sender.drops():
+        if record.get("quiet") or sim.sender.drops():
             sim.recorder.append_to(record, "callbacks", {"status": status, "dropped": True})
             continue
         params = sms_callback_params(sim, message, status, error_code)
@@ -213,7 +213,7 @@ class CallRun:
         url = self.record.get("status_callback")
         if not url or event not in self.events:
             return
-        if self.sim.sender.drops():
+        if self.record.get("quiet") or self.sim.sender.drops():
             self.sim.recorder.append_to(self.record, "callbacks", {"event": event, "status": status, "dropped": True})
             return
         params = {

@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from hmac import compare_digest
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from messaging.simulators import twilio_lifecycle as lifecycle
 from messaging.simulators import twilio_resources as resources
@@ -53,6 +54,7 @@ from messaging.simulators.base import (
     stop_server,
 )
 from messaging.simulators.openapi_check import OpenApiSpec
+from messaging.simulators.outage import Outage
 from messaging.simulators.twilio_outcomes import OutcomeTable
 
 logger = logging.getLogger("messaging.simulators.twilio")
@@ -95,6 +97,7 @@ class TwilioSim:
         self._resources: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._opt_outs: set[tuple[str, str]] = set()
         self._slots = threading.BoundedSemaphore(config.max_concurrent) if config.max_concurrent else None
+        self.outage = Outage()
 
     @property
     def account_sid(self) -> str:
@@ -116,7 +119,14 @@ class TwilioSim:
             self._opt_outs.clear()
 
     def set_outcomes(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
-        return self.outcomes.apply(overrides)
+        outage = overrides.get("outage")
+        if isinstance(outage, Mapping):  # {"fail_seconds": 60, "hang_seconds": 30, "hang_for": 20}
+            self.outage.start(
+                float(outage.get("fail_seconds", 0)),
+                float(outage.get("hang_seconds", 0)),
+                hang_for=float(outage.get("hang_for", 20)),
+            )
+        return self.outcomes.apply({k: v for k, v in overrides.items() if k != "outage"})
 
     def close(self) -> None:
         self.sender.shutdown()
@@ -141,16 +151,26 @@ class TwilioSim:
         logger.warning("request does not fit Twilio's OpenAPI description: %s", problems)
 
     def run_create(self, create: Any, path: str, form: Mapping[str, list[str]]) -> dict[str, Any]:
-        """Apply the concurrency limit and latency around one create."""
+        """Apply an outage, the concurrency limit and latency around one create."""
+        if self.outage.refuse():
+            raise resources.twilio_error(503, 20500, "Service Unavailable")
         if self._slots is not None and not self._slots.acquire(blocking=False):
             raise resources.twilio_error(429, 20429, "Too Many Requests", {"Retry-After": "1"})
         try:
             if self.config.latency_ms:
                 time.sleep(self.config.latency_ms / 1000)
-            return create(path, form)
+            answer = create(path, form)
+            self.outage.hold_answer()  # an outage that times out: accepted, the answer never comes in time
+            return answer
         finally:
             if self._slots is not None:
                 self._slots.release()
+
+    def _quiet_if_hanging(self, record: dict[str, Any]) -> None:
+        """A create accepted while the provider hangs sends no status callbacks (they are lost in the
+        outage too): only asking the provider can tell it was accepted."""
+        if self.outage.state() == "hanging":
+            self.recorder.update(record, quiet=True)
 
     # --- resources
     def store(self, resource: dict[str, Any]) -> None:
@@ -169,6 +189,13 @@ class TwilioSim:
         with self._lock:
             resource = self._resources.get(sid)
             return dict(resource) if resource else None
+
+    def newest(self, prefix: str, to: str, limit: int) -> list[dict[str, Any]]:
+        """The newest messages (``SM``) or calls (``CA``) to ``to``, newest first (the list API)."""
+        with self._lock:
+            newest_first = reversed(self._resources.items())
+            found = [dict(r) for sid, r in newest_first if sid.startswith(prefix) and r.get("to") == to]
+        return found[:limit]
 
     # --- messages
     def create_message(self, path: str, form: Mapping[str, list[str]]) -> dict[str, Any]:
@@ -195,6 +222,7 @@ class TwilioSim:
         self.store(message)
         self.recorder.update(record, sid=message["sid"], status=message["status"])
         logger.info("accepted message %s (outcome %s)", message["sid"], outcome.status)
+        self._quiet_if_hanging(record)
         self.sender.submit(lifecycle.run_sms, self, record, message, outcome)
         return answer
 
@@ -234,6 +262,7 @@ class TwilioSim:
         self.recorder.update(record, sid=call["sid"], status="queued", outcome=outcome.as_dict())
         logger.info("accepted call %s (outcome %s)", call["sid"], outcome.status)
         run = lifecycle.CallRun(self, record, call, outcome, form)
+        self._quiet_if_hanging(record)
         self.sender.submit(run.run)
         return answer
 
@@ -318,6 +347,8 @@ class TwilioHandler(SimRequestHandler):
     routes = [  # class-level route table
         route("POST", f"{API}/Messages.json", "post_messages"),
         route("POST", f"{API}/Calls.json", "post_calls"),
+        route("GET", f"{API}/Messages.json", "list_messages"),
+        route("GET", f"{API}/Calls.json", "list_calls"),
         route("GET", f"{API}/Messages/(?P<sid>SM[0-9a-f]{{32}}).json", "get_resource"),
         route("GET", f"{API}/Calls/(?P<sid>CA[0-9a-f]{{32}}).json", "get_resource"),
         route("POST", "/_sim/inbound", "post_inbound"),
@@ -344,6 +375,22 @@ class TwilioHandler(SimRequestHandler):
         if resource is None:
             raise self.not_found()
         self.send_json(200, resource)
+
+    def list_messages(self, account_sid: str) -> None:
+        self._list(account_sid, "SM", "messages", "Messages")
+
+    def list_calls(self, account_sid: str) -> None:
+        self._list(account_sid, "CA", "calls", "Calls")
+
+    def _list(self, account_sid: str, prefix: str, key: str, name: str) -> None:
+        """One page of the list API, filtered by ``To`` (the only filter the project uses)."""
+        self.sim.authenticate(self.basic_auth(), account_sid)
+        query = parse_qs(urlsplit(self.path).query)
+        size = min(1000, int((query.get("PageSize") or ["50"])[0] or 50))
+        found = self.sim.newest(prefix, (query.get("To") or [""])[0], size)
+        uri = f"/2010-04-01/Accounts/{account_sid}/{name}.json"
+        page = {"first_page_uri": uri, "next_page_uri": None, "previous_page_uri": None, "page": 0}
+        self.send_json(200, {key: found, **page, "page_size": size, "start": 0, "end": len(found), "uri": uri})
 
     def post_inbound(self) -> None:
         self.send_json(200, self.sim.inbound(self.json_body()))

@@ -291,7 +291,8 @@ def interrupted(channel: str = "sms", **fields) -> Delivery:
     return delivery
 
 
-def test_interrupted_send_is_restarted_only_after_the_grace_period(daytime, settings):
+def test_interrupted_send_is_restarted_only_after_the_grace_period(daytime, settings, twilio_sim):
+    """Twilio is asked first (messaging.dispatch.ambiguous): it has no such message, so it is sent again."""
     settings.DISPATCH_RESTART_GRACE_SECONDS = 300
     delivery = interrupted(lease_expires_at=daytime.now() - dt.timedelta(seconds=10))
     assert dispatch.restart_unfinished(now=daytime.now()) == 0
@@ -334,7 +335,7 @@ def test_provider_already_has_it_so_it_is_not_resent(daytime, settings):
 
 
 @pytest.mark.parametrize(("channel", "number"), [("fax", 259), ("voice", 271)])
-def test_restart_setting_off_marks_failed_with_the_reason(daytime, settings, channel, number):
+def test_restart_setting_off_marks_failed_with_the_reason(daytime, settings, channel, number, twilio_sim):
     settings.DISPATCH_RESTART_GRACE_SECONDS = 0
     setting_update(number=number, value="no", user=None)
     delivery = interrupted(channel, lease_expires_at=daytime.now() - dt.timedelta(seconds=1))

@@ -27,4 +27,5 @@ SPEC = ChannelSpec(
     preview_rank=1,
     portal_rank=0,
     staff_default_rank=0,
+    plural="E-mails",
 )

@@ -28,4 +28,5 @@ SPEC = ChannelSpec(
     preview_rank=3,
     portal_rank=3,
     reaches_staff=False,
+    plural="Faxes",
 )

@@ -30,4 +30,5 @@ SPEC = ChannelSpec(
     preview_rank=4,
     portal_rank=4,  # the inbox shows this copy first all the same (messaging.portal.selectors)
     reaches_staff=False,
+    plural="Portal messages",
 )

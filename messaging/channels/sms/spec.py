@@ -30,4 +30,6 @@ SPEC = ChannelSpec(
     preview_rank=0,
     portal_rank=1,
     staff_default_rank=1,
+    plural="Text messages",
+    find_accepted="messaging.channels.sms.lookup.find_accepted",
 )

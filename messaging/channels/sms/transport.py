@@ -26,6 +26,7 @@ def twilio_client() -> Client:
         account_sid=settings.TWILIO_ACCOUNT_SID,
         auth_token=settings.TWILIO_AUTH_TOKEN,
         api_base=settings.TWILIO_API_BASE or None,
+        timeout=settings.TWILIO_TIMEOUT_SECONDS,
     )
 
 

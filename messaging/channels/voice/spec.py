@@ -33,4 +33,6 @@ SPEC = ChannelSpec(
     webhook_urls="messaging.channels.voice.urls",
     preview_rank=2,
     portal_rank=2,
+    plural="Voice calls",
+    find_accepted="messaging.channels.voice.lookup.find_accepted",
 )
