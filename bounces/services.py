@@ -22,7 +22,7 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from bounces import conf
@@ -340,10 +340,39 @@ def bounce_success(*, channel: str, address: str) -> int:
     if not address:
         return 0
     now, value = _now(), _stored_address(channel, address)
+    if connection.vendor == "postgresql":
+        return _bounce_success_in_one_statement(channel, value, now)
     DoNotSendEntry.objects.filter(
         channel=channel, address=value, is_domain=False, active=True, reason=DnsReason.SOFT_BOUNCES
-    ).update(active=False, removed_at=now, removal_reason="A message to the address was delivered")
+    ).update(active=False, removed_at=now, removal_reason=_DELIVERED)
     return SoftBounce.objects.filter(channel=channel, address=value, cleared_at__isnull=True).update(cleared_at=now)
+
+
+_DELIVERED = "A message to the address was delivered"
+
+
+def _bounce_success_in_one_statement(channel: str, address: str, now: datetime) -> int:
+    """Both updates of :func:`bounce_success` in one round trip (every delivered callback runs it and
+    it nearly always changes nothing: issue 16 §1)."""
+    quote = connection.ops.quote_name
+    entries, soft = quote(DoNotSendEntry._meta.db_table), quote(SoftBounce._meta.db_table)
+    # Only model table names are interpolated; values are parameters.
+    sql = (
+        f"WITH lifted AS (UPDATE {entries} SET active = false, removed_at = %(now)s, removal_reason = %(why)s "  # noqa: S608
+        "WHERE channel = %(channel)s AND address = %(address)s AND NOT is_domain AND active AND reason = %(reason)s "
+        f"RETURNING 1) UPDATE {soft} SET cleared_at = %(now)s "
+        "WHERE channel = %(channel)s AND address = %(address)s AND cleared_at IS NULL"
+    )
+    params = {
+        "now": connection.ops.adapt_datetimefield_value(now),
+        "why": _DELIVERED,
+        "channel": channel,
+        "address": address,
+        "reason": str(DnsReason.SOFT_BOUNCES),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 # --- SMS STOP / START ------------------------------------------------------------------------------

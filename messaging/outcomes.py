@@ -62,6 +62,7 @@ from django.db.models import F
 
 from bounces.taxonomy import Classification
 from core import clock
+from messaging import progress_sql
 from messaging.channels.registry import spec_for
 from messaging.fallback import fallback_after
 from messaging.models import Attempt, Delivery, ProviderEvent, Status
@@ -206,6 +207,15 @@ def delivery_apply_status(
         _event_ids(event, provider, event_id, event_type)
         ProviderEvent.objects.bulk_create([event], ignore_conflicts=True)  # a duplicate stays the first one
         return False
+    if _one_statement_will_do(delivery, status, classification, provider_message_id, redial):
+        recorded = {"provider": provider, "event_id": event_id, "event_type": event_type, "payload": payload or {}}
+        if progress_sql.apply_progress(
+            delivery, status=status, provider_message_id=provider_message_id, now=now, **recorded
+        ):
+            if status == Status.DELIVERED:
+                _bounce_success(delivery)
+            return True
+        # The row moved meanwhile, or the event is a duplicate: the general path decides.
     try:
         with transaction.atomic():
             changed = _apply_event(
@@ -250,6 +260,20 @@ def _changes_nothing(
     if provider_message_id and not current:
         return False  # the event brings the provider id, or is stale: _apply_event decides
     return delivery.status not in OUT_WITH_PROVIDER or RANK[status] <= RANK[delivery.status]
+
+
+def _one_statement_will_do(
+    delivery: Delivery, status: str, classification: Classification | None, provider_message_id: str, redial: bool
+) -> bool:
+    """A plain forward move while the provider has the message, of the current attempt (no failure,
+    no delay notice, no provider id that would need the earlier attempts looked at): PostgreSQL
+    applies it in one statement (messaging.progress_sql)."""
+    if classification is not None or redial or not progress_sql.usable(status):
+        return False
+    if delivery.status not in OUT_WITH_PROVIDER or RANK[status] <= RANK[delivery.status]:
+        return False
+    current = _bare(delivery.provider_message_id)
+    return not provider_message_id or current == provider_message_id or (not current and delivery.attempt_count <= 1)
 
 
 def _apply_event(

@@ -14,6 +14,7 @@ from messaging.models import Attempt, Delivery, ProviderEvent, Status
 from messaging.outcomes import delivery_apply_status
 from messaging.tests.dispatch_support import _fresh_rate_limits, _public_base_url, daytime, make_delivery, twilio_post
 from messaging.tests.test_channels_sms import sms_path, status_params
+from tests.fixtures import need
 
 __all__ = ["_fresh_rate_limits", "_public_base_url", "daytime"]
 
@@ -104,3 +105,36 @@ def test_the_status_look_up_reads_only_what_applying_needs(daytime):
     assert delivery_for_status_callback(delivery.token, "email") is None
     assert delivery_for_status_callback("", "sms") is None
     assert delivery_for_status_callback("x" * 65, "sms") is None
+
+
+def test_an_applied_delivered_is_one_statement_on_postgresql(client, daytime):
+    """Compare-and-set, attempt closed and event stored together; then the soft-bounce clean-up."""
+    from bounces.models import SoftBounce
+
+    need(connection.vendor == "postgresql", "the one-statement path is PostgreSQL's; SQLite takes the general path")
+    delivery = _sent()
+    SoftBounce.objects.create(channel="sms", address=delivery.address, category="Other")
+    with CaptureQueriesContext(connection) as ctx:
+        response = twilio_post(client, sms_path(delivery.token), status_params(delivery, "delivered"))
+    assert response.status_code == 200
+    assert len(ctx.captured_queries) == 3, [q["sql"] for q in ctx.captured_queries]  # look-up, apply, bounces
+    delivery.refresh_from_db()
+    assert delivery.status == Status.DELIVERED and delivery.delivered_at is not None and delivery.hard_bounce is None
+    assert Attempt.objects.get(delivery=delivery).outcome == Status.DELIVERED
+    event = ProviderEvent.objects.get(delivery=delivery)
+    assert (event.event_id, event.applied, event.payload["MessageStatus"]) == ("SM1:delivered", True, "delivered")
+    assert SoftBounce.objects.get().cleared_at is not None
+    # The duplicate changes nothing and stores nothing more.
+    assert twilio_post(client, sms_path(delivery.token), status_params(delivery, "delivered")).status_code == 200
+    assert ProviderEvent.objects.filter(delivery=delivery).count() == 1
+
+
+def test_a_known_event_never_moves_the_delivery_in_one_statement(daytime):
+    """The event is stored already (unapplied): applying it again is the general path's call."""
+    delivery = _sent()
+    ProviderEvent.objects.create(delivery=delivery, provider="twilio", event_id="SM1:delivered", status="delivered")
+    changed = delivery_apply_status(
+        delivery_id=delivery.pk, status=Status.DELIVERED, provider="twilio", event_id="SM1:delivered",
+        provider_message_id="SM1",
+    )  # fmt: skip
+    assert changed is False and Delivery.objects.get(pk=delivery.pk).status == Status.SENT
