@@ -113,8 +113,18 @@ def _normalise_domain(value: str) -> str:
     return domain
 
 
+_E164_RE = re.compile(r"\+[1-9]\d{6,14}")
+
+
 def _stored_address(channel: str, address: str) -> str:
-    """Best-effort normalisation for addresses that come from deliveries (already validated once)."""
+    """Best-effort normalisation for addresses that come from deliveries (already validated once).
+
+    Cheap on the hot path (every delivered callback): an e-mail address is only lower-cased (what
+    validating it would return either way), and a number already in E.164 is not parsed again."""
+    if channel == DnsChannel.EMAIL:
+        return address.strip().lower()
+    if _E164_RE.fullmatch(address):
+        return address
     try:
         return normalise_address(channel=channel, address=address)
     except ValidationError:

@@ -203,6 +203,12 @@ def delivery_apply_status(
         return False
     provider_message_id = _bare(provider_message_id)
     if _changes_nothing(delivery, status, classification, provider_message_id):
+        if progress_sql.usable(Status.SENT):  # PostgreSQL: one round trip
+            progress_sql.store_unapplied(
+                delivery_id=delivery_id, status=status, provider=provider, event_id=event_id,
+                event_type=event_type, payload=payload or {}, now=now,
+            )  # fmt: skip
+            return False
         event = ProviderEvent(delivery_id=delivery_id, status=status, payload=payload or {}, received_at=now)
         _event_ids(event, provider, event_id, event_type)
         ProviderEvent.objects.bulk_create([event], ignore_conflicts=True)  # a duplicate stays the first one

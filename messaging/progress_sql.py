@@ -81,3 +81,29 @@ def apply_progress(
         cursor.execute(sql, params)
         moved, _closed, _stored = cursor.fetchone()
     return bool(moved)
+
+
+def store_unapplied(
+    *,
+    delivery_id: int,
+    status: str,
+    provider: str,
+    event_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    """An event that changes nothing, kept: one ``INSERT … ON CONFLICT DO NOTHING`` in autocommit (the
+    ORM's ``bulk_create`` adds ``BEGIN`` and ``COMMIT`` round trips); a duplicate stays the first one."""
+    events = connection.ops.quote_name(ProviderEvent._meta.db_table)
+    # Only the model's table name is interpolated; values are parameters.
+    sql = (
+        f"INSERT INTO {events} (delivery_id, provider, event_id, event_type, status, payload, received_at, applied) "  # noqa: S608
+        "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, false) ON CONFLICT (provider, event_id) DO NOTHING"
+    )
+    params = [
+        delivery_id, provider[:32], event_id[:200], event_type[:64], str(status)[:32],
+        json.dumps(payload), connection.ops.adapt_datetimefield_value(now),
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
