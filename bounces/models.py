@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.phones import display_phone
+
 
 class DnsChannel(models.TextChoices):
     """Which kind of address an entry blocks (a phone number blocks both texts and calls only per channel)."""
@@ -77,7 +79,8 @@ class DoNotSendEntry(models.Model):
 
     @property
     def display_address(self) -> str:
-        return f"@{self.address}" if self.is_domain else self.address
+        """As staff read it: a domain with its @, a phone number in the one display format (core.phones)."""
+        return f"@{self.address}" if self.is_domain else display_phone(self.address)
 
     @property
     def is_pause(self) -> bool:

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from clients.forms import ContactInfoForm, MessagingContactForm, MessagingProfileForm
 from clients.models import Client, MessagingContact, MessagingProfile
-from clients.selectors import client_list
+from clients.selectors import client_list, contact_changes, messaging_contact_warning
 from clients.services import client_contact_update, messaging_contact_update, messaging_profile_update
 from clients.signals import chart_warnings
 from core.access import access_log, filter_summary, logs_access
@@ -47,7 +47,8 @@ def _chart_context(client: Client, **forms: object) -> dict[str, object]:
         "info_form": ContactInfoForm(instance=client),
         "profile_form": MessagingProfileForm(instance=profile),
         "contact_form": MessagingContactForm(instance=alternate),
-        "changes": client.profile_changes.select_related("changed_by")[:10],
+        "changes": contact_changes(client),
+        "contact_warning": messaging_contact_warning(profile, alternate),
         "dns_warnings": _dns_warnings(client),
         "tab": "contacts",
     }

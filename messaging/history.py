@@ -24,10 +24,10 @@ from django.utils import timezone
 
 from bounces.taxonomy import Category
 from core import clock
+from core.phones import display_phone
 from messaging.channels.registry import all_specs
 from messaging.explanations import explain
 from messaging.models import Channel, Delivery, HistoryLayout, RecipientType, Status
-from messaging.rendering import format_phone
 from messaging.status_words import status_words
 
 PAGE_SIZE = 50
@@ -58,7 +58,7 @@ class Column:
     fields: tuple[str, ...]
     value: Callable[[Row], Cell]
     numeric: bool = False
-    wrap: bool = False  # long text that may wrap on screen
+    wrap: bool = False  # long text: one line cut with an ellipsis, the whole on hover and focus (history.js)
     export: Callable[[Row], str] | None = None  # CSV value when it differs from the screen text
 
     def csv_value(self, row: Row) -> str:
@@ -107,10 +107,9 @@ def _sent_at(r: Row) -> Cell:
 
 
 def _address(r: Row) -> Cell:
+    """A phone number in the one display format of every screen (core.phones); e-mail as it is."""
     address = r["address"]
-    if r["channel"] not in PHONE_CHANNELS or not address.startswith("+1"):
-        return Cell(address)
-    return Cell(format_phone(address), title=address)
+    return Cell(display_phone(address) if r["channel"] in PHONE_CHANNELS else address)
 
 
 def _channel(r: Row) -> Cell:
@@ -192,7 +191,7 @@ def _col(key: str, label: str, fields: tuple[str, ...] | str, value: Callable[[R
 
 COLUMN_LIST: tuple[Column, ...] = (
     _col("sent_at", "Sent at", "sent_at", _sent_at, export=lambda r: _when(r["sent_at"])),
-    _col("recipient", "Recipient", "recipient_name", _text("recipient_name")),
+    _col("recipient", "Recipient", "recipient_name", _text("recipient_name"), wrap=True),
     _col(
         "recipient_type",
         "Recipient type",
@@ -202,7 +201,7 @@ COLUMN_LIST: tuple[Column, ...] = (
     _col("message_type", "Message type", "message_type__name", _text("message_type__name"), wrap=True),
     _col("description", "Description", "broadcast__description", _text("broadcast__description"), wrap=True),
     _col("channel", "Channel", "channel", _channel),
-    _col("address", "Address", ("address", "channel"), _address, export=lambda r: r["address"]),
+    _col("address", "Address", ("address", "channel"), _address, wrap=True, export=lambda r: r["address"]),
     _col("status", "Status", ("status", "status_reason", "next_attempt_at", "attempt_count"), _status),
     _col("error_category", "Error category", ("bounce_category", "channel", "error_code"), _category),
     _col("hard_soft", "Hard/Soft", "hard_bounce", _hard_soft),
@@ -239,6 +238,8 @@ COLUMN_LIST: tuple[Column, ...] = (
     _col("message", "Message", ("content__subject", "content__text"), _message, wrap=True, export=_message_text),
 )
 COLUMNS: dict[str, Column] = {c.key: c for c in COLUMN_LIST}
+# The default layout fits a 1366 px laptop without sideways scrolling (issue 15): long text is cut to one
+# line. Attempts and Broadcast are a click away (the delivery's detail, the Columns panel).
 DEFAULT_COLUMNS: tuple[str, ...] = (
     "sent_at",
     "recipient",
@@ -250,8 +251,6 @@ DEFAULT_COLUMNS: tuple[str, ...] = (
     "status",
     "error_category",
     "hard_soft",
-    "attempts",
-    "broadcast",
     "sent_by",
 )
 

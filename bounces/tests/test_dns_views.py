@@ -84,14 +84,14 @@ def test_search_and_filters(viewer: Any) -> None:
     dns_add(channel="email", address="blocked.example", is_domain=True, reason=DnsReason.STAFF)
 
     page = viewer.get(LIST).content.decode()
-    assert "bounced@example.org" in page and "+16175550123" in page and "@blocked.example" in page
+    assert "bounced@example.org" in page and "(617) 555-0123" in page and "@blocked.example" in page
     assert f"Delivery #{delivery.pk}" in page
 
     page = viewer.get(LIST, {"q": "bounced"}).content.decode()
-    assert "bounced@example.org" in page and "+16175550123" not in page
+    assert "bounced@example.org" in page and "(617) 555-0123" not in page
 
     page = viewer.get(LIST, {"channel": "sms"}).content.decode()
-    assert "+16175550123" in page and "bounced@example.org" not in page
+    assert "(617) 555-0123" in page and "bounced@example.org" not in page
 
     page = viewer.get(LIST, {"reason": "staff"}).content.decode()
     assert "@blocked.example" in page and "bounced@example.org" not in page

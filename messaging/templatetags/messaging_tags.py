@@ -5,15 +5,13 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-import phonenumbers
 from django import template
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
+from core.phones import display_phone
 from messaging.channels.registry import all_specs, spec_for
-from messaging.rendering import format_phone
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -25,23 +23,9 @@ register = template.Library()
 
 @register.filter
 def phone(value: object) -> str:
-    """An E.164 number in the national format of the default region, international otherwise."""
-    text = str(value or "")
-    if not text.startswith("+"):
-        return text
-    if settings.PHONENUMBER_DEFAULT_REGION == "US" and text.startswith("+1") and len(text) == 12:
-        return format_phone(text)  # North American numbers, the common case of long lists: no parsing
-    try:
-        number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        return text
-    region = phonenumbers.region_code_for_number(number)
-    style = (
-        phonenumbers.PhoneNumberFormat.NATIONAL
-        if region == settings.PHONENUMBER_DEFAULT_REGION
-        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    )
-    return phonenumbers.format_number(number, style)
+    """An E.164 number in the national format of the clinic's country, international otherwise (core.phones:
+    the one format of every screen)."""
+    return display_phone(value)
 
 
 @register.filter

@@ -120,7 +120,7 @@ def test_the_detail_page_links_every_message_of_the_chain(client, django_user_mo
     call = fallback_after(failed)
     page = client.get(f"/messaging/history/{call.pk}/").content.decode()
     assert 'id="fallback-chain"' in page and f'href="/messaging/history/{failed.pk}/"' in page
-    assert "Voice to +16175550002" in page and "(this message)" in page
+    assert "Voice to (617) 555-0002" in page and "(this message)" in page
     plain = client.get(f"/messaging/history/{make_delivery().pk}/").content.decode()
     assert 'id="fallback-chain"' not in plain
 

@@ -117,8 +117,37 @@
     if (target) target.focus();
   }
 
+  // Cells whose text is cut by the ellipsis: focusable (keyboard, a tap on a phone) and titled with their
+  // whole text, so it shows on hover; CSS shows it all while the cell has focus.
+  function markClipped() {
+    var table = document.getElementById("history-table");
+    if (!table) return;
+    Array.prototype.forEach.call(table.querySelectorAll("tbody td:not(.fixed):not(.empty)"), function (td) {
+      var full = td.textContent.trim();
+      var cut = td.scrollWidth > td.clientWidth + 1 && full !== "";
+      if (cut && !td.classList.contains("clipped")) {
+        td.classList.add("clipped");
+        td.tabIndex = 0;
+        var tip = td.getAttribute("title");
+        td.dataset.tip = tip || "";
+        td.setAttribute("title", tip && tip.indexOf(full) === -1 ? full + "\n\n" + tip : full);
+      } else if (!cut && td.classList.contains("clipped") && document.activeElement !== td) {
+        td.classList.remove("clipped");
+        td.removeAttribute("tabindex");
+        if (td.dataset.tip) td.setAttribute("title", td.dataset.tip); else td.removeAttribute("title");
+      }
+    });
+  }
+
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(markClipped, 150);
+  });
+
   function init(root) {
     var scope = root && root.querySelector ? root : document;
+    markClipped();
     initHead(scope.id === "history-head" ? scope : scope.querySelector("#history-head"));
     var shown = scope.querySelector("#shown-columns");
     initPanel(shown, document.getElementById("available-columns"));

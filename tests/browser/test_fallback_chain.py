@@ -28,8 +28,8 @@ def test_the_chain_is_shown_and_followed_from_the_call_back_to_the_text(logged_i
     page = logged_in_page
     page.goto(f"{live_server.url}/messaging/history/{call.pk}/")
     chain = page.locator("#fallback-chain")
-    assert "Voice to +16175550002" in chain.inner_text() and "(this message)" in chain.inner_text()
-    chain.get_by_role("link", name="Text (SMS) to +16175550002").click()
+    assert "Voice to (617) 555-0002" in chain.inner_text() and "(this message)" in chain.inner_text()
+    chain.get_by_role("link", name="Text (SMS) to (617) 555-0002").click()
     page.wait_for_url(f"{live_server.url}/messaging/history/{text.pk}/")
     assert "Bad-Mailbox" in page.locator("#fallback-chain").inner_text()
-    assert page.locator("#fallback-chain").get_by_role("link", name="Voice to +16175550002").is_visible()
+    assert page.locator("#fallback-chain").get_by_role("link", name="Voice to (617) 555-0002").is_visible()
