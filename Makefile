@@ -37,6 +37,7 @@ demo: venv
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py collectstatic --noinput -v0
 	$(DEMO_ENV) $(PY) manage.py seed_demo
+	$(DEMO_ENV) $(PY) manage.py seed_demo_languages
 	$(DEMO_ENV) $(PY) manage.py seed_demo_portal
 	$(DEMO_ENV) $(PY) manage.py seed_demo_scheduled
 	$(DEMO_ENV) $(PY) manage.py seed_demo_staff

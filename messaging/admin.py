@@ -242,11 +242,12 @@ class _ReadOnly(admin.ModelAdmin):
 class TemplateVersionAdmin(_ReadOnly):
     """Every version a message was created from (messaging.content): old versions stay readable."""
 
-    list_display = ("message_type", "channel", "number", "created_at")
-    list_filter = ("channel", "message_type")
+    list_display = ("message_type", "channel", "language", "number", "created_at")
+    list_filter = ("channel", "language", "message_type")
     fields = (
         "message_type",
         "channel",
+        "language",
         "number",
         "created_at",
         "sms_body",

@@ -116,7 +116,8 @@ def broadcast_create(
         with transaction.atomic():
             broadcast.save(force_insert=True)
             rows = _delivery_rows(broadcast, recipients.recipients, suppressed, now)
-            _fix_template_versions(broadcast, rows, one_off_texts or {})
+            languages = _row_languages(recipients.recipients, suppressed)
+            _fix_template_versions(broadcast, rows, languages, one_off_texts or {})
             _write_deliveries(broadcast, rows, now)
             transaction.on_commit(_kick_sweeper)
     except IntegrityError:
@@ -213,21 +214,34 @@ def _delivery_rows(
     return rows
 
 
+def _row_languages(recipients: list[Recipient], suppressed: list[Excluded]) -> list[str]:
+    """The preferred language of each row's person, in :func:`_delivery_rows`' order."""
+    return [r.language for r in recipients for _ in r.targets] + [e.language for e in suppressed]
+
+
 def _fix_template_versions(
-    broadcast: Broadcast, rows: list[dict[str, Any]], one_off_texts: Mapping[str, Mapping[str, str]]
+    broadcast: Broadcast,
+    rows: list[dict[str, Any]],
+    languages: Sequence[str],
+    one_off_texts: Mapping[str, Mapping[str, str]],
 ) -> None:
-    """What the messages say is fixed at Send: each row records its channel's template version (a
-    one-off version for a text edited for this send)."""
+    """What the messages say is fixed at Send: each row records the template version of its channel
+    in its recipient's language (``messaging.languages``: else the clinic's default), or the one-off
+    version of a text edited for this send (one text for everyone on that channel). The type's
+    variants are read once: the cost does not grow with the recipients."""
     versions = Versions()
-    by_channel = {ch: versions.id_for(broadcast.message_type_id, ch) for ch in {row["channel"] for row in rows}}
+    one_off: dict[str, int] = {}
     for channel, values in one_off_texts.items():
-        if by_channel.get(channel) is not None:
+        if versions.id_for(broadcast.message_type_id, channel) is not None:
             version = one_off_version(
                 broadcast=broadcast, channel=channel, values=dict(values), created_by=broadcast.created_by
             )
-            by_channel[channel] = version.pk
-    for row in rows:
-        row["template_version_id"] = by_channel[row["channel"]]
+            one_off[channel] = version.pk
+    for row, language in zip(rows, languages, strict=True):
+        channel = row["channel"]
+        row["template_version_id"] = one_off.get(channel) or versions.id_for(
+            broadcast.message_type_id, channel, language or None
+        )
 
 
 def _write_deliveries(broadcast: Broadcast, rows: list[dict[str, Any]], now: dt.datetime) -> None:

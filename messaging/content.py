@@ -28,8 +28,9 @@ from django.utils.module_loading import import_string
 
 from core import clock
 from messaging.channels.registry import spec_for
+from messaging.languages import Variants, template_variant
 from messaging.models import MessageContent, MessageTemplate, TemplateVersion
-from messaging.rendering import Rendered, delivery_context, render_for
+from messaging.rendering import Rendered, delivery_context, recipient_wants, render_for
 
 if TYPE_CHECKING:
     from messaging.models import Broadcast, Delivery
@@ -69,7 +70,9 @@ def version_for(
     version, numbered after the others but never the template's current one."""
     digest = _fields_digest(template)
     for _ in range(3):
-        versions = TemplateVersion.objects.filter(message_type_id=template.message_type_id, channel=template.channel)
+        versions = TemplateVersion.objects.filter(
+            message_type_id=template.message_type_id, channel=template.channel, language=template.language
+        )
         latest = versions.filter(broadcast__isnull=True).order_by("-number").first()
         if broadcast is None and latest is not None and latest.digest == digest:
             return latest
@@ -78,6 +81,7 @@ def version_for(
             template=template if template.pk else None,
             message_type_id=template.message_type_id,
             channel=template.channel,
+            language=template.language,
             number=top + 1,
             digest=digest,
             voice_audio=template.voice_audio.name if template.voice_audio else "",
@@ -100,8 +104,11 @@ def one_off_version(
     *, broadcast: Broadcast, channel: str, values: dict[str, str], created_by: Any = None
 ) -> TemplateVersion:
     """A text edited on the New tab for ``broadcast`` only: a version of its template with ``values``
-    (template field -> text), never the template's current one; the template itself is unchanged."""
-    template = MessageTemplate.objects.get(message_type_id=broadcast.message_type_id, channel=channel)
+    (template field -> text), never the template's current one; the template itself is unchanged.
+    The edit starts from the clinic's default language's text and goes to everyone on ``channel``."""
+    template = template_variant(broadcast.message_type_id, channel)
+    if template is None:
+        raise MessageTemplate.DoesNotExist(f"no {channel} template for message type {broadcast.message_type_id}")
     draft = copy.copy(template)
     for name, value in values.items():
         if name in VERSIONED_FIELDS:
@@ -110,18 +117,25 @@ def one_off_version(
 
 
 class Versions:
-    """The current template version per (message type, channel), looked up once per run (one Send,
-    one planner pass): ``None`` for a type without a template on that channel."""
+    """The current template version per (message type, channel, language variant), looked up once per
+    run (one Send, one planner pass): ``None`` for a type without a template on that channel.
+
+    Each recipient gets the variant in the language they want (``messaging.languages``); a type's
+    variants are read in one query, so a run costs the same whatever the number of recipients."""
 
     def __init__(self) -> None:
-        self._ids: dict[tuple[int, str], int | None] = {}
+        self._variants = Variants()
+        self._ids: dict[int, int] = {}
 
-    def id_for(self, message_type_id: int, channel: str) -> int | None:
-        key = (message_type_id, channel)
-        if key not in self._ids:
-            template = MessageTemplate.objects.filter(message_type_id=message_type_id, channel=channel).first()
-            self._ids[key] = version_for(template).pk if template is not None else None
-        return self._ids[key]
+    def id_for(self, message_type_id: int, channel: str, language: str | None = None) -> int | None:
+        """The version a recipient wanting ``language`` (a client's preferred language; None: the
+        clinic's default, as for staff) gets on ``channel``."""
+        template = self._variants.template(message_type_id, channel, language)
+        if template is None:
+            return None
+        if template.pk not in self._ids:
+            self._ids[template.pk] = version_for(template).pk
+        return self._ids[template.pk]
 
 
 # --- Stored content ---------------------------------------------------------------------------------
@@ -175,12 +189,10 @@ def rendered_for(delivery: Delivery) -> Rendered:
         return Rendered(**{k: v for k, v in (content.parts or {}).items() if k in known})
     template: Any = delivery.template_version if delivery.template_version_id is not None else None
     if template is None:
-        template = MessageTemplate.objects.filter(
-            message_type_id=delivery.message_type_id, channel=delivery.channel
-        ).first()
+        template = template_variant(delivery.message_type_id, delivery.channel, recipient_wants(delivery))
     if template is None:
         return Rendered()
-    return render_for(template=template, context=delivery_context(delivery))
+    return render_for(template=template, context=delivery_context(delivery, language=template.language))
 
 
 def content_bytes() -> int:

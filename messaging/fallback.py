@@ -86,7 +86,7 @@ def fallback_after(delivery: Delivery) -> Delivery | None:
             status_reason=f"Fallback: the {failed_label} message failed ({delivery.bounce_category or 'failed'})",
             next_attempt_at=now,
             created_at=now,
-            template_version_id=Versions().id_for(delivery.message_type_id, channel),
+            template_version_id=Versions().id_for(delivery.message_type_id, channel, client.preferred_language),
             fallback_of=delivery,
         )
         return fallback  # due now: the next sweep sends it

@@ -9,6 +9,8 @@ and the delivery detail show what was really sent.
 
 A field counts as edited only when its text differs from the template's; the e-mail's HTML part is
 dropped from an edited e-mail (it would still say the template's words), so it goes as plain text.
+The fields start from the clinic's default language's text, and the edited text goes to everyone on
+that channel, whatever their language (one text for this send).
 The page's fields are ``edit-<type>-<channel>-<field>`` (channels and fields from the registry), read
 from the form's data by :func:`clean_one_off_texts`.
 """
@@ -22,6 +24,7 @@ from django import forms
 from django.utils.text import capfirst
 
 from messaging.channels.registry import ChannelSpec, spec_for
+from messaging.languages import Variants
 from messaging.models import MessageTemplate
 from messaging.rendering import unknown_placeholders
 from messaging.template_forms import MAX_LENGTHS
@@ -97,10 +100,10 @@ def clean_one_off_texts(form: forms.Form, data: dict[str, Any]) -> dict[str, dic
     message_type, channels = data.get("message_type"), data.get("channels") or []
     if message_type is None or not channels:
         return {}
-    templates = {t.channel: t for t in MessageTemplate.objects.filter(message_type=message_type, channel__in=channels)}
+    variants = Variants()
     result: dict[str, dict[str, str]] = {}
     for channel in channels:
-        values = submitted(form, channel, templates.get(channel))
+        values = submitted(form, channel, variants.template(message_type.pk, channel))
         if values is None:
             continue
         problems = _problems(spec_for(channel), values)

@@ -64,6 +64,12 @@ class Recipient:
     when: dt.datetime | None = None  # the appointment's start
     preferred: str = ""
     targets: list[Target] = field(default_factory=list)
+    # A client's preferred language ("" for staff: the clinic's default) and date of birth (tells
+    # same-name clients apart); ``language_label`` is what they get, set for the list's page
+    # (messaging.languages.label_recipients).
+    language: str = ""
+    born: dt.date | None = None
+    language_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class Excluded:
     address: str = ""
     source: str = ""
     category: str = ""
+    language: str = ""  # the person's preferred language (the template variant a suppressed row records)
 
     @property
     def channel_label(self) -> str:
@@ -228,7 +235,12 @@ _PERSON_FIELDS = (
     "messaging__use_client_detail_info",
     "messaging__sms_opted_out",
     "messaging_contact__id",
+    "preferred_language",
+    "date_of_birth",
 )
+
+
+_N_PERSON = len(_PERSON_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +249,8 @@ class _ClientRow:
     name: str
     is_active: bool
     part2: bool
+    language: str
+    born: dt.date | None
     profile: _Profile | None
     chart: _Contact
     alternate: _Contact | None
@@ -262,10 +276,12 @@ class _ClientColumns:
         return [*self.fields, *self.raw]
 
     def row(self, values: Sequence[Any]) -> _ClientRow:
-        (pk, first, last, active, part2, consent, preferred, use_detail, stopped, alt_id) = values[:10]
+        (pk, first, last, active, part2, consent, preferred, use_detail, stopped, alt_id, language, born) = values[
+            :_N_PERSON
+        ]
         n = len(self.contact_fields)
-        chart_values, alt_values = values[10 : 10 + n], values[10 + n : 10 + 2 * n]
-        own_values = values[10 + 2 * n :]
+        chart_values, alt_values = values[_N_PERSON : _N_PERSON + n], values[_N_PERSON + n : _N_PERSON + 2 * n]
+        own_values = values[_N_PERSON + 2 * n :]
         profile = None
         if consent is not None:  # LEFT JOIN: no profile row
             profile = _Profile(consent, preferred, use_detail, stopped)
@@ -274,6 +290,8 @@ class _ClientColumns:
             name=f"{last}, {first}",
             is_active=active,
             part2=part2,
+            language=language or "",
+            born=born,
             profile=profile,
             chart=self._contact(chart_values, own_values),
             alternate=self._contact(alt_values) if alt_id is not None else None,
@@ -349,6 +367,8 @@ def _client_candidates(
                 client_id=client.id,
                 appointment_id=appointment_id,
                 when=start,
+                language=client.language,
+                born=client.born,
             )
             extra = _appointment_reason(selection, status, start, now)
             yield _client_candidate(recipient, client, channels, only_preferences, part2_blocked, extra)
@@ -358,7 +378,12 @@ def _client_candidates(
     for values in clients.values_list(*columns.names):
         client = columns.row(values)
         recipient = Recipient(
-            key=f"c{client.id}", recipient_type=RecipientType.CLIENT, name=client.name, client_id=client.id
+            key=f"c{client.id}",
+            recipient_type=RecipientType.CLIENT,
+            name=client.name,
+            client_id=client.id,
+            language=client.language,
+            born=client.born,
         )
         yield _client_candidate(recipient, client, channels, only_preferences, part2_blocked, "")
 
@@ -502,6 +527,7 @@ def _excluded(recipient: Recipient, reason: str, channel: str = "", **extra: Any
         client_id=recipient.client_id,
         user_id=recipient.user_id,
         appointment_id=recipient.appointment_id,
+        language=recipient.language,
         **extra,
     )
 

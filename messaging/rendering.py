@@ -26,6 +26,14 @@ from django.urls import reverse
 
 from core import clock
 from messaging.channels.registry import spec_for
+from messaging.languages import (
+    default_language,
+    localized_date,
+    localized_time,
+    phrase,
+    template_variant,
+    wanted_language,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -117,11 +125,17 @@ def render_for(*, template: MessageTemplate, context: dict[str, str]) -> Rendere
 # --- Context -----------------------------------------------------------------------------------
 
 
-def format_date(value: dt.datetime | dt.date) -> str:
+def format_date(value: dt.datetime | dt.date, language: str = "") -> str:
+    """A weekday and date: "Tuesday, December 8"; in another language its own way ("martes 8 de diciembre")."""
+    if language and (localized := localized_date(value, language)) is not None:
+        return localized
     return f"{value:%A, %B} {value.day}"
 
 
-def format_time(value: dt.datetime) -> str:
+def format_time(value: dt.datetime, language: str = "") -> str:
+    """A time of day: "2:30 PM"; in another language its own way ("14:30")."""
+    if language and (localized := localized_time(value, language)) is not None:
+        return localized
     hour = value.hour % 12 or 12
     return f"{hour}:{value:%M} {'AM' if value.hour < 12 else 'PM'}"
 
@@ -142,21 +156,24 @@ def format_phone(number: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
-def confirm_instructions(channel: str) -> str:
+def confirm_instructions(channel: str, language: str = "") -> str:
     """How to confirm on ``channel`` (its spec's words: reply C, press 1), else: call the practice."""
     try:
         words = spec_for(channel).confirm_instructions
     except LookupError:
         words = ""
-    return words or f"To confirm or reschedule, call {format_phone(settings.PRACTICE_PHONE)}."
+    phone = format_phone(settings.PRACTICE_PHONE)
+    if words:
+        return phrase(language, f"confirm:{channel}", words)
+    return phrase(language, "call_to_confirm", "To confirm or reschedule, call {phone}.").format(phone=phone)
 
 
-def _appointment_when(start: dt.datetime, zone: zoneinfo.ZoneInfo) -> tuple[str, str]:
+def _appointment_when(start: dt.datetime, zone: zoneinfo.ZoneInfo, language: str = "") -> tuple[str, str]:
     local = start.astimezone(zone)
-    time = format_time(local)
+    time = format_time(local, language)
     if zone.key != clock.clinic_zone().key:
         time = f"{time} {local.tzname()}"
-    return format_date(local), time
+    return format_date(local, language), time
 
 
 def staff_name(user: AbstractBaseUser | None) -> str:
@@ -194,13 +211,13 @@ def renewal_due(
     return min(candidates, key=lambda pair: pair[1]) if candidates else None
 
 
-def base_context(*, channel: str, description: str = "") -> dict[str, str]:
+def base_context(*, channel: str, description: str = "", language: str = "") -> dict[str, str]:
     from messaging.system_settings import get_setting
 
     return {
         "practice_name": settings.PRACTICE_NAME,
         "practice_phone": format_phone(settings.PRACTICE_PHONE),
-        "confirm_instructions": confirm_instructions(channel),
+        "confirm_instructions": confirm_instructions(channel, language),
         "description": description,
         "statement_message": str(get_setting(182)),
         "portal_message": str(get_setting(371)),
@@ -216,9 +233,12 @@ def recipient_context(
     user: AbstractBaseUser | None = None,
     appointment: Appointment | None = None,
     window: tuple[dt.date | None, dt.date | None] = (None, None),
+    language: str = "",
 ) -> dict[str, str]:
-    """The placeholder values for one recipient (client or staff user) on one channel."""
-    context = base_context(channel=channel, description=description)
+    """The placeholder values for one recipient (client or staff user) on one channel, written in
+    ``language`` (the language of the template variant the message is made from; "" the default)."""
+    language = language or default_language()
+    context = base_context(channel=channel, description=description, language=language)
     zone = clock.clinic_zone()
     part2 = False
     if client is not None:
@@ -232,18 +252,21 @@ def recipient_context(
         renewal = renewal_due(profile, start=window[0], end=window[1])
         if renewal is not None:
             context["renewal_item"] = renewal[0]
-            context["renewal_date"] = format_date(renewal[1])
+            context["renewal_date"] = format_date(renewal[1], language)
     if appointment is not None:
-        context.update(_appointment_context(appointment, zone=zone, neutral=part2))
+        context.update(_appointment_context(appointment, zone=zone, neutral=part2, language=language))
     return context
 
 
-def _appointment_context(appointment: Appointment, *, zone: zoneinfo.ZoneInfo, neutral: bool) -> dict[str, str]:
-    date, time = _appointment_when(appointment.start, zone)
+def _appointment_context(
+    appointment: Appointment, *, zone: zoneinfo.ZoneInfo, neutral: bool, language: str = ""
+) -> dict[str, str]:
+    date, time = _appointment_when(appointment.start, zone, language)
+    neutral_location = phrase(language, "neutral_location", NEUTRAL_LOCATION)
     if appointment.is_telehealth:
-        location = "Telehealth (video visit)"
+        location = phrase(language, "telehealth", "Telehealth (video visit)")
     else:
-        location = NEUTRAL_LOCATION if neutral else (appointment.location or NEUTRAL_LOCATION)
+        location = neutral_location if neutral else (appointment.location or neutral_location)
     return {
         "appointment_id": str(appointment.pk),
         "appointment_url": settings.PUBLIC_BASE_URL
@@ -251,36 +274,41 @@ def _appointment_context(appointment: Appointment, *, zone: zoneinfo.ZoneInfo, n
         + f"#appointment-{appointment.pk}",
         "appointment_date": date,
         "appointment_time": time,
-        "clinician_name": NEUTRAL_CLINICIAN if neutral else staff_name(appointment.clinician),
+        "clinician_name": phrase(language, "neutral_clinician", NEUTRAL_CLINICIAN)
+        if neutral
+        else staff_name(appointment.clinician),
         "location": location,
         "telehealth_link": appointment.meeting_link if appointment.is_telehealth else "",
     }
 
 
-def sample_context(*, channel: str, description: str = "") -> dict[str, str]:
-    """Values for a preview before Refresh has found a real recipient."""
+def sample_context(*, channel: str, description: str = "", language: str = "") -> dict[str, str]:
+    """Values for a preview before Refresh has found a real recipient (written in ``language``)."""
     from django.utils import timezone
 
+    language = language or default_language()
     start = timezone.localtime() + dt.timedelta(days=2)
     start = start.replace(hour=10, minute=30)
-    context = base_context(channel=channel, description=description)
+    context = base_context(channel=channel, description=description, language=language)
     context.update(
         {
             "first_name": "Alex",
-            "appointment_date": format_date(start),
-            "appointment_time": format_time(start),
+            "appointment_date": format_date(start, language),
+            "appointment_time": format_time(start, language),
             "clinician_name": "Jordan Lee, LCSW",
             "location": "Main Office, Suite 200",
             "telehealth_link": "https://meet.example.org/visit/abc123",
             "renewal_item": "State licence",
-            "renewal_date": format_date(start.date() + dt.timedelta(days=28)),
+            "renewal_date": format_date(start.date() + dt.timedelta(days=28), language),
         }
     )
     return context
 
 
-def delivery_context(delivery: Delivery) -> dict[str, str]:
-    """The placeholder values for ``delivery`` (its recipient, appointment, channel and broadcast)."""
+def delivery_context(delivery: Delivery, *, language: str = "") -> dict[str, str]:
+    """The placeholder values for ``delivery`` (its recipient, appointment, channel and broadcast),
+    written in ``language``, by default the language of the template it is made from
+    (:func:`delivery_language`)."""
     broadcast = delivery.broadcast
     return recipient_context(
         channel=delivery.channel,
@@ -289,13 +317,28 @@ def delivery_context(delivery: Delivery) -> dict[str, str]:
         user=delivery.user,
         appointment=delivery.appointment,
         window=(broadcast.start_date, broadcast.end_date),
+        language=language or delivery_language(delivery),
     )
 
 
-def template_for(message_type_id: int, channel: str) -> MessageTemplate | None:
-    from messaging.models import MessageTemplate
+def delivery_language(delivery: Delivery) -> str:
+    """The language of what ``delivery`` says: its template version's; for a message made without a
+    version, the variant its recipient gets of the type's current templates (:func:`template_for`)."""
+    if delivery.template_version_id is not None:
+        return delivery.template_version.language
+    template = template_for(delivery.message_type_id, delivery.channel, recipient_wants(delivery))
+    return template.language if template is not None else default_language()
 
-    return MessageTemplate.objects.filter(message_type_id=message_type_id, channel=channel).first()
+
+def recipient_wants(delivery: Delivery) -> str:
+    """The language ``delivery``'s recipient asks for: a client's preferred one; staff the default."""
+    client = delivery.client if delivery.client_id is not None else None
+    return wanted_language(client.preferred_language if client is not None else "")
+
+
+def template_for(message_type_id: int, channel: str, language: str = "") -> MessageTemplate | None:
+    """The type's template on ``channel`` in ``language`` (else the default language's, else any)."""
+    return template_variant(message_type_id, channel, language or None)
 
 
 def render_delivery(delivery: Delivery) -> Rendered:

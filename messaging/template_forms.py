@@ -8,6 +8,7 @@ from django import forms
 from django.utils.text import capfirst, slugify
 
 from messaging.channels.registry import ChannelSpec
+from messaging.languages import default_language, language_choices
 from messaging.models import MessageTemplate, MessageType
 from messaging.recordings import MAX_BYTES, MAX_SECONDS, Recording, RecordingError, inspect_recording
 from messaging.rendering import PLACEHOLDERS, unknown_placeholders
@@ -61,12 +62,25 @@ class MessageTypeForm(forms.ModelForm):
 
 
 class TemplateTextForm(forms.Form):
-    """One channel's template texts (the fields its registry entry names), with their limits."""
+    """One channel's template texts (the fields its registry entry names), with their limits, and the
+    language they are written in: saving in another language adds (or changes) that language's variant."""
 
-    def __init__(self, *args: Any, spec: ChannelSpec, has_recording: bool = False, **kwargs: Any) -> None:
+    language = forms.ChoiceField(
+        label="Language",
+        required=False,
+        help_text="Clients who prefer this language get this text; the others get the clinic's default language's.",
+        error_messages={"invalid_choice": "Choose a language from the list."},
+    )
+
+    def __init__(
+        self, *args: Any, spec: ChannelSpec, has_recording: bool = False, language: str = "", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.spec = spec
         self.has_recording = has_recording
+        self.editing_language = language or default_language()  # the variant on screen: when none is posted
+        self.fields["language"].choices = language_choices()
+        self.fields["language"].initial = self.editing_language
         for name in text_fields(spec):
             model_field = MessageTemplate._meta.get_field(name)
             limit = MAX_LENGTHS.get(name, 20_000)
@@ -87,14 +101,18 @@ class TemplateTextForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        for name, value in list(data.items()):
+        if "language" not in self.errors:
+            data["language"] = data.get("language") or self.editing_language
+        texts = [name for name in text_fields(self.spec) if name in data]
+        for name in texts:
+            value = data[name]
             data[name] = (value or "").replace("\r\n", "\n")
             unknown = unknown_placeholders(data[name])
             if unknown:
                 names = ", ".join("{{ " + n + " }}" for n in unknown)
                 self.add_error(name, f"Unknown placeholder {names}: it would be sent empty. Use one from the list.")
-        if not self.errors and not any(v.strip() for v in data.values()) and not self.has_recording:
-            first = next(iter(self.fields), None)
+        if not self.errors and not any(data[name].strip() for name in texts) and not self.has_recording:
+            first = next(iter(text_fields(self.spec)), None)
             if first:
                 self.add_error(first, "Write the message text.")
         return data

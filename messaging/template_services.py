@@ -3,7 +3,9 @@
 Every save of a template records a :class:`~messaging.models.TemplateVersion` with who saved it
 (:func:`messaging.content.version_for`): messages already created keep the version they were made
 from, and every version stays readable. Nothing here deletes a message type, a template or a
-version: a type is retired (``active=False``) and leaves the New tab, its history intact.
+version: a type is retired (``active=False``) and leaves the New tab, its history intact. A (type,
+channel) has a template per language (``messaging.languages``); each language's versions are numbered
+on their own.
 
 Recordings are checked by :mod:`messaging.recordings`, kept under ``voice/pending/`` until staff
 have listened and confirmed, then stored as the template's ``voice_audio`` (a new file name each time,
@@ -25,6 +27,7 @@ from django.db.models import Max
 
 from messaging.channels.registry import ChannelSpec, all_specs, spec_for
 from messaging.content import version_for
+from messaging.languages import default_language, language_name
 from messaging.models import MessageTemplate, MessageType, TemplateVersion
 from messaging.recordings import Recording
 
@@ -45,10 +48,28 @@ def takes_recording(spec: ChannelSpec) -> bool:
 
 
 @dataclass
+class VariantRow:
+    """One language's template of a (type, channel) and its current version number."""
+
+    language: str
+    name: str
+    template: MessageTemplate
+    version: int | None
+
+
+@dataclass
 class ChannelRow:
+    """A channel of a type: its template in the clinic's default language (else the first there
+    is) with its version, and every language variant (default language first)."""
+
     spec: ChannelSpec
     template: MessageTemplate | None
     version: int | None
+    variants: list[VariantRow] = field(default_factory=list)
+
+    @property
+    def other_variants(self) -> list[VariantRow]:
+        return self.variants[1:]
 
 
 @dataclass
@@ -57,27 +78,46 @@ class TypeRow:
     channels: list[ChannelRow] = field(default_factory=list)
 
 
-def current_versions(message_type_ids: list[int] | None = None) -> dict[tuple[int, str], int]:
-    """The latest (non one-off) version number per (message type, channel)."""
+def current_versions(message_type_ids: list[int] | None = None) -> dict[tuple[int, str, str], int]:
+    """The latest (non one-off) version number per (message type, channel, language)."""
     rows = TemplateVersion.objects.filter(broadcast__isnull=True)
     if message_type_ids is not None:
         rows = rows.filter(message_type_id__in=message_type_ids)
-    found = rows.values("message_type_id", "channel").annotate(top=Max("number"))
-    return {(r["message_type_id"], r["channel"]): r["top"] for r in found}
+    found = rows.values("message_type_id", "channel", "language").annotate(top=Max("number")).order_by()
+    return {(r["message_type_id"], r["channel"], r["language"]): r["top"] for r in found}
 
 
-def type_rows() -> list[TypeRow]:
-    """Every message type (active first) with a row per channel of the registry."""
-    types = list(MessageType.objects.order_by("-active", "sort_order", "name"))
-    templates = {(t.message_type_id, t.channel): t for t in MessageTemplate.objects.all()}
-    versions = current_versions()
+def _channel_row(
+    spec: ChannelSpec, by_language: dict[str, MessageTemplate], versions: dict[tuple[int, str, str], int]
+) -> ChannelRow:
+    default = default_language()
+    order = sorted(by_language, key=lambda code: (code != default, code))
+    variants = [
+        VariantRow(
+            code,
+            language_name(code),
+            by_language[code],
+            versions.get((by_language[code].message_type_id, spec.kind, code)),
+        )
+        for code in order
+    ]
+    first = variants[0] if variants else None
+    return ChannelRow(spec, first.template if first else None, first.version if first else None, variants)
+
+
+def type_rows(message_type_id: int | None = None) -> list[TypeRow]:
+    """Every message type (active first; or the one asked for) with a row per channel of the registry."""
+    types = MessageType.objects.order_by("-active", "sort_order", "name")
+    templates = MessageTemplate.objects.all()
+    if message_type_id is not None:
+        types, templates = types.filter(pk=message_type_id), templates.filter(message_type_id=message_type_id)
+    table: dict[tuple[int, str], dict[str, MessageTemplate]] = {}
+    for template in templates:
+        table.setdefault((template.message_type_id, template.channel), {})[template.language] = template
+    versions = current_versions(None if message_type_id is None else [message_type_id])
     specs = all_specs()
     return [
-        TypeRow(
-            t,
-            [ChannelRow(spec, templates.get((t.pk, spec.kind)), versions.get((t.pk, spec.kind))) for spec in specs],
-        )
-        for t in types
+        TypeRow(t, [_channel_row(spec, table.get((t.pk, spec.kind), {}), versions) for spec in specs]) for t in types
     ]
 
 
@@ -85,20 +125,25 @@ VERSIONS_SHOWN = 50
 
 
 def versions_of(
-    message_type: MessageType, channel: str, *, limit: int | None = VERSIONS_SHOWN
+    message_type: MessageType, channel: str, language: str, *, limit: int | None = VERSIONS_SHOWN
 ) -> list[TemplateVersion]:
-    """A template's versions, newest first (one-off texts of a single send included, marked); the
-    latest ``limit`` unless None."""
+    """A template's versions in one language, newest first (one-off texts of a single send included,
+    marked); the latest ``limit`` unless None."""
     rows = (
-        TemplateVersion.objects.filter(message_type=message_type, channel=channel)
+        TemplateVersion.objects.filter(message_type=message_type, channel=channel, language=language)
         .select_related("created_by")
         .order_by("-number")
     )
     return list(rows[:limit] if limit is not None else rows)
 
 
-def version_count(message_type: MessageType, channel: str) -> int:
-    return TemplateVersion.objects.filter(message_type=message_type, channel=channel).count()
+def version_count(message_type: MessageType, channel: str, language: str) -> int:
+    return TemplateVersion.objects.filter(message_type=message_type, channel=channel, language=language).count()
+
+
+def template_in(message_type: MessageType, channel: str, language: str) -> MessageTemplate | None:
+    """The type's template on ``channel`` in exactly ``language`` (no fallback: the editor's)."""
+    return MessageTemplate.objects.filter(message_type=message_type, channel=channel, language=language).first()
 
 
 # --- Services ------------------------------------------------------------------------------------
@@ -121,13 +166,14 @@ def message_type_set_active(*, message_type: MessageType, active: bool) -> Messa
 
 
 def template_save(
-    *, message_type: MessageType, channel: str, values: Mapping[str, str], user: Any
+    *, message_type: MessageType, channel: str, values: Mapping[str, str], user: Any, language: str = ""
 ) -> tuple[MessageTemplate, TemplateVersion]:
-    """Save the texts of a (type, channel) template and record the version they make."""
+    """Save the texts of a (type, channel, language) template (a new language variant the first
+    time) and record the version they make."""
     spec = spec_for(channel)
     with transaction.atomic():
         template, _ = MessageTemplate.objects.select_for_update().get_or_create(
-            message_type=message_type, channel=spec.kind
+            message_type=message_type, channel=spec.kind, language=language or default_language()
         )
         for name in text_fields(spec):
             setattr(template, name, values.get(name, "") or "")
@@ -148,7 +194,7 @@ def is_pending_name(name: str) -> bool:
 
 
 def recording_attach(
-    *, message_type: MessageType, pending_name: str, user: Any
+    *, message_type: MessageType, pending_name: str, user: Any, language: str = ""
 ) -> tuple[MessageTemplate, TemplateVersion]:
     """Make a confirmed upload the type's voice recording (a new file; the old one stays for its
     versions) and record the version."""
@@ -164,7 +210,7 @@ def recording_attach(
     )
     with transaction.atomic():
         template, _ = MessageTemplate.objects.select_for_update().get_or_create(
-            message_type=message_type, channel=spec.kind
+            message_type=message_type, channel=spec.kind, language=language or default_language()
         )
         template.voice_audio.name = stored
         template.save()
@@ -173,12 +219,16 @@ def recording_attach(
     return template, version
 
 
-def recording_remove(*, message_type: MessageType, user: Any) -> tuple[MessageTemplate, TemplateVersion] | None:
+def recording_remove(
+    *, message_type: MessageType, user: Any, language: str = ""
+) -> tuple[MessageTemplate, TemplateVersion] | None:
     """Stop playing a recording (the script is read instead). The file stays for earlier versions."""
     spec = _voice_spec()
     with transaction.atomic():
         template = (
-            MessageTemplate.objects.select_for_update().filter(message_type=message_type, channel=spec.kind).first()
+            MessageTemplate.objects.select_for_update()
+            .filter(message_type=message_type, channel=spec.kind, language=language or default_language())
+            .first()
         )
         if template is None or not template.voice_audio:
             return None

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from messaging import template_services as svc
 from messaging.channels.registry import ChannelSpec, spec_for
+from messaging.languages import default_language, language_choices, language_name
 from messaging.models import MessageTemplate, MessageType, TemplateVersion
 from messaging.recordings import CONTENT_TYPES, MAX_BYTES
 from messaging.rendering import sample_context
@@ -52,6 +53,19 @@ def _spec(channel: str) -> ChannelSpec:
         raise Http404("No such channel") from exc
 
 
+def _language(request: HttpRequest) -> str:
+    """The language variant a page is about (``?language=es``; none: the clinic's default)."""
+    code = request.GET.get("language") or default_language()
+    if code not in dict(language_choices()):
+        raise Http404("No such language")
+    return code
+
+
+def _editor_url(pk: int, channel: str, language: str) -> str:
+    url = reverse("messaging:templates-edit", args=[pk, channel])
+    return url if language == default_language() else f"{url}?language={language}"
+
+
 # --- List and message types ---------------------------------------------------------------------------
 
 
@@ -74,7 +88,7 @@ def type_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         svc.message_type_save(message_type=message_type, values=form.cleaned_data)
         messages.success(request, f"Message type “{message_type.name}” {'created' if created else 'saved'}.")
         return redirect("messaging:templates-type", pk=message_type.pk)
-    rows = [r for r in svc.type_rows() if r.message_type.pk == message_type.pk] if message_type.pk else []
+    rows = svc.type_rows(message_type.pk) if message_type.pk else []
     context = {"form": form, "message_type": message_type, "row": rows[0] if rows else None}
     return render(request, "messaging/templates_type.html", context, status=400 if form.errors else 200)
 
@@ -103,9 +117,13 @@ def _editor_context(
     template: MessageTemplate | None,
     form: TemplateTextForm,
     *,
+    language: str,
     all_versions: bool = False,
 ) -> dict[str, Any]:
-    versions = svc.versions_of(message_type, spec.kind, limit=None if all_versions else svc.VERSIONS_SHOWN)
+    limit = None if all_versions else svc.VERSIONS_SHOWN
+    versions = svc.versions_of(message_type, spec.kind, language, limit=limit)
+    row = next((c for c in svc.type_rows(message_type.pk)[0].channels if c.spec.kind == spec.kind), None)
+    have = {v.language: v.version for v in row.variants} if row is not None else {}
     return {
         "message_type": message_type,
         "spec": spec,
@@ -114,44 +132,78 @@ def _editor_context(
         "preview": _preview(message_type, spec, template, form),
         "placeholders": placeholder_list(),
         "versions": versions,
-        "version_count": svc.version_count(message_type, spec.kind) if len(versions) >= svc.VERSIONS_SHOWN else 0,
+        "version_count": (
+            svc.version_count(message_type, spec.kind, language) if len(versions) >= svc.VERSIONS_SHOWN else 0
+        ),
         "takes_recording": svc.takes_recording(spec),
         "upload_form": RecordingUploadForm(),
+        "language": language,
+        "language_name": language_name(language),
+        "language_query": "" if language == default_language() else f"?language={language}",
+        "languages": [
+            {
+                "code": code,
+                "name": name,
+                "exists": code in have,
+                "version": have.get(code),
+                "url": _editor_url(message_type.pk, spec.kind, code),
+                "current": code == language,
+            }
+            for code, name in language_choices()
+        ],
     }
 
 
 def _preview(
     message_type: MessageType, spec: ChannelSpec, template: MessageTemplate | None, form: TemplateTextForm
 ) -> dict[str, Any]:
-    """The New tab's preview of the texts in ``form`` (as typed, valid or not) for a sample recipient."""
+    """The New tab's preview of the texts in ``form`` (as typed, valid or not) for a sample recipient,
+    with dates and times written in the form's language."""
     draft = (
         copy.copy(template) if template is not None else MessageTemplate(message_type=message_type, channel=spec.kind)
     )
     for name in svc.text_fields(spec):
         value = form.data.get(name) if form.is_bound else form.initial.get(name)
         setattr(draft, name, (value or "")[:50_000])
-    return _channel_preview(spec.kind, draft, sample_context(channel=spec.kind, description="(Description)"))
+    typed = form.data.get("language") if form.is_bound else form.initial.get("language")
+    language = typed if typed in dict(language_choices()) else form.editing_language
+    context = sample_context(channel=spec.kind, description="(Description)", language=language)
+    return _channel_preview(spec.kind, draft, context)
 
 
 @login_required
 @manage_required
 @require_http_methods(["GET", "POST"])
 def template_edit(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
-    message_type, spec = _type(pk), _spec(channel)
-    template = MessageTemplate.objects.filter(message_type=message_type, channel=spec.kind).first()
-    initial = {name: getattr(template, name) for name in svc.text_fields(spec)} if template else {}
+    """One channel's template in one language (``?language=``); a language without a text yet starts
+    from the clinic's default language's text, to translate."""
+    message_type, spec, language = _type(pk), _spec(channel), _language(request)
+    template = svc.template_in(message_type, spec.kind, language)
+    source = template or svc.template_in(message_type, spec.kind, default_language())
+    initial: dict[str, Any] = {name: getattr(source, name) for name in svc.text_fields(spec)} if source else {}
+    initial["language"] = language
     has_recording = bool(template and template.voice_audio)
     if request.method == "POST":
-        form = TemplateTextForm(request.POST, spec=spec, has_recording=has_recording)
+        form = TemplateTextForm(request.POST, spec=spec, has_recording=has_recording, language=language)
         if form.is_valid():
+            saved_in = form.cleaned_data["language"]
             _, version = svc.template_save(
-                message_type=message_type, channel=spec.kind, values=form.cleaned_data, user=request.user
+                message_type=message_type,
+                channel=spec.kind,
+                values=form.cleaned_data,
+                user=request.user,
+                language=saved_in,
             )
-            messages.success(request, f"{spec.label} template saved as version {version.number}.")
-            return redirect("messaging:templates-edit", pk=message_type.pk, channel=spec.kind)
+            messages.success(
+                request, f"{spec.label} template ({language_name(saved_in)}) saved as version {version.number}."
+            )
+            return redirect(_editor_url(message_type.pk, spec.kind, saved_in))
     else:
-        form = TemplateTextForm(initial=initial, spec=spec, has_recording=has_recording)
-    context = _editor_context(message_type, spec, template, form, all_versions=request.GET.get("versions") == "all")
+        form = TemplateTextForm(initial=initial, spec=spec, has_recording=has_recording, language=language)
+    context = _editor_context(
+        message_type, spec, template, form, language=language, all_versions=request.GET.get("versions") == "all"
+    )
+    context["translating_from"] = language_name(source.language) if template is None and source else ""
     return render(request, "messaging/templates_edit.html", context, status=400 if form.errors else 200)
 
 
@@ -160,9 +212,11 @@ def template_edit(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
 @require_POST
 def template_preview(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
     """The live preview (htmx, as staff type): rendered text, segment count and warnings."""
-    message_type, spec = _type(pk), _spec(channel)
-    template = MessageTemplate.objects.filter(message_type=message_type, channel=spec.kind).first()
-    form = TemplateTextForm(request.POST, spec=spec, has_recording=bool(template and template.voice_audio))
+    message_type, spec, language = _type(pk), _spec(channel), _language(request)
+    template = svc.template_in(message_type, spec.kind, language)
+    form = TemplateTextForm(
+        request.POST, spec=spec, has_recording=bool(template and template.voice_audio), language=language
+    )
     context = {"preview": _preview(message_type, spec, template, form), "spec": spec, "message_type": message_type}
     return render(request, "messaging/templates_edit.html#preview", context)
 
@@ -179,7 +233,8 @@ def version_detail(request: HttpRequest, pk: int) -> HttpResponse:
         (str(MessageTemplate._meta.get_field(name).verbose_name).capitalize(), getattr(version, name))
         for name in svc.text_fields(spec)
     ]
-    return render(request, "messaging/templates_version.html", {"version": version, "spec": spec, "fields": fields})
+    context = {"version": version, "spec": spec, "fields": fields, "language_name": language_name(version.language)}
+    return render(request, "messaging/templates_version.html", context)
 
 
 # --- Recordings -----------------------------------------------------------------------------------------
@@ -216,15 +271,16 @@ def _checked_upload(request: HttpRequest) -> RecordingUploadForm:
 @require_POST
 def recording_upload(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
     """Step 1: check the file (real type, size, duration) and show it with a player to listen before saving."""
-    message_type, spec = _type(pk), _spec(channel)
+    message_type, spec, language = _type(pk), _spec(channel), _language(request)
     if not svc.takes_recording(spec):
         raise Http404("This channel plays no recordings")
-    template = MessageTemplate.objects.filter(message_type=message_type, channel=spec.kind).first()
+    template = svc.template_in(message_type, spec.kind, language)
     upload = _checked_upload(request)
     if upload.errors:
         initial = {name: getattr(template, name) for name in svc.text_fields(spec)} if template else {}
-        form = TemplateTextForm(initial=initial, spec=spec, has_recording=bool(template and template.voice_audio))
-        context = {**_editor_context(message_type, spec, template, form), "upload_form": upload}
+        has_recording = bool(template and template.voice_audio)
+        form = TemplateTextForm(initial=initial, spec=spec, has_recording=has_recording, language=language)
+        context = {**_editor_context(message_type, spec, template, form, language=language), "upload_form": upload}
         return render(request, "messaging/templates_edit.html", context, status=400)
     name = svc.recording_stage(data=upload.data_bytes, recording=upload.recording)
     token = _pending_token(request, name)
@@ -235,6 +291,8 @@ def recording_upload(request: HttpRequest, pk: int, channel: str) -> HttpRespons
         "original_name": upload.cleaned_data["recording"].name,
         "confirm_form": RecordingConfirmForm(initial={"pending": token}),
         "audio_url": reverse("messaging:templates-pending-audio", args=[token]),
+        "language_query": "" if language == default_language() else f"?language={language}",
+        "language_name": language_name(language),
     }
     return render(request, "messaging/templates_recording.html", context)
 
@@ -244,34 +302,36 @@ def recording_upload(request: HttpRequest, pk: int, channel: str) -> HttpRespons
 @require_POST
 def recording_confirm(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
     """Step 2: the recording staff listened to becomes the template's (a new version)."""
-    message_type, spec = _type(pk), _spec(channel)
+    message_type, spec, language = _type(pk), _spec(channel), _language(request)
     if not svc.takes_recording(spec):
         raise Http404("This channel plays no recordings")
     form = RecordingConfirmForm(request.POST)
     name = _pending_name(request, form.data.get("pending", "")) if form.is_valid() else None
     if name is None:
         messages.error(request, "That upload has expired or is not yours. Please upload the recording again.")
-        return redirect("messaging:templates-edit", pk=message_type.pk, channel=spec.kind)
+        return redirect(_editor_url(message_type.pk, spec.kind, language))
     try:
-        _, version = svc.recording_attach(message_type=message_type, pending_name=name, user=request.user)
+        _, version = svc.recording_attach(
+            message_type=message_type, pending_name=name, user=request.user, language=language
+        )
     except FileNotFoundError:
         messages.error(request, "That upload is gone. Please upload the recording again.")
     else:
         messages.success(request, f"Recording saved: {spec.label} template version {version.number}.")
-    return redirect("messaging:templates-edit", pk=message_type.pk, channel=spec.kind)
+    return redirect(_editor_url(message_type.pk, spec.kind, language))
 
 
 @login_required
 @manage_required
 @require_POST
 def recording_remove(request: HttpRequest, pk: int, channel: str) -> HttpResponse:
-    message_type, spec = _type(pk), _spec(channel)
+    message_type, spec, language = _type(pk), _spec(channel), _language(request)
     if not svc.takes_recording(spec):
         raise Http404("This channel plays no recordings")
-    result = svc.recording_remove(message_type=message_type, user=request.user)
+    result = svc.recording_remove(message_type=message_type, user=request.user, language=language)
     if result is not None:
         messages.success(request, f"Recording removed: the script is read instead (version {result[1].number}).")
-    return redirect("messaging:templates-edit", pk=message_type.pk, channel=spec.kind)
+    return redirect(_editor_url(message_type.pk, spec.kind, language))
 
 
 def _audio_response(name: str) -> FileResponse:
@@ -299,7 +359,9 @@ def pending_audio(request: HttpRequest, token: str) -> FileResponse:
 @manage_required
 @require_GET
 def template_audio(request: HttpRequest, pk: int, channel: str) -> FileResponse:
-    template = MessageTemplate.objects.filter(message_type_id=pk, channel=_spec(channel).kind).first()
+    template = MessageTemplate.objects.filter(
+        message_type_id=pk, channel=_spec(channel).kind, language=_language(request)
+    ).first()
     return _audio_response(template.voice_audio.name if template and template.voice_audio else "")
 
 

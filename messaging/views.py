@@ -41,6 +41,7 @@ from messaging.channels.registry import all_specs, spec_for
 from messaging.content import said
 from messaging.fallback import fallback_chain
 from messaging.forms import HistoryFilterForm, NewMessageForm, new_idempotency_key, send_label
+from messaging.languages import Variants, default_language, label_recipients, language_name, wanted_language
 from messaging.models import Broadcast, Channel, MessageTemplate, MessageType, Selection
 from messaging.recipients import RecipientList, recipients_for
 from messaging.rendering import recipient_context, render_for, sample_context, unknown_placeholders
@@ -146,22 +147,29 @@ def refresh(request: HttpRequest) -> HttpResponse:
         only_preferences=data["only_preferences"],
     )
     first = result.recipients[0].key if result.recipients else ""
+    variants = Variants()  # the type's templates in every language, read once for the list and the preview
     context = {
         "form": form,
-        **_recipients_context(result, data["message_type"], show_all=request.POST.get("show_all") == "1"),
-        **_contents_context(form, first),
+        **_recipients_context(
+            result, data["message_type"], show_all=request.POST.get("show_all") == "1", variants=variants
+        ),
+        **_contents_context(form, first, variants),
         "preview_token": preview_token(request, first),
     }
     return render(request, f"{NEW_PAGE}#refresh-response", context)
 
 
-def _recipients_context(result: RecipientList, message_type: MessageType, *, show_all: bool) -> dict[str, Any]:
+def _recipients_context(
+    result: RecipientList, message_type: MessageType, *, show_all: bool, variants: Variants
+) -> dict[str, Any]:
     limit = None if show_all else DISPLAY_LIMIT
     people = result.excluded_people()
+    shown = result.recipients[:limit]
+    label_recipients(shown, message_type.pk, result.channels, variants)
     return {
         "refreshed": True,
         "result": result,
-        "shown_recipients": result.recipients[:limit],
+        "shown_recipients": shown,
         "hidden_count": max(0, len(result.recipients) - DISPLAY_LIMIT) if limit else 0,
         "excluded_people": people[:limit],
         "excluded_hidden": max(0, len(people) - DISPLAY_LIMIT) if limit else 0,
@@ -175,20 +183,28 @@ def _recipients_context(result: RecipientList, message_type: MessageType, *, sho
 # --- Message contents (preview) ------------------------------------------------------------------
 
 
-def _contents_context(form: NewMessageForm, preview_key: str | None) -> dict[str, Any]:
+def _contents_context(
+    form: NewMessageForm, preview_key: str | None, variants: Variants | None = None
+) -> dict[str, Any]:
+    """The preview of each chosen channel for the preview recipient, in the language variant they get;
+    the edit-for-this-send fields start from the clinic's default language's text (messaging.one_off)."""
     message_type = form.chosen_type()
     channels = form.chosen_channels()
     description = form.data.get("description", "") if form.is_bound else ""
-    recipient_label, make_context = _preview_recipient(preview_key, description)
+    recipient_label, wanted, make_context = _preview_recipient(preview_key, description)
+    variants = variants or Variants()
     parts = []
     if message_type is not None:
-        templates = {t.channel: t for t in MessageTemplate.objects.filter(message_type=message_type)}
-        shown = channels or [c for c in PREVIEW_ORDER if c in templates][:1]
+        table = variants.of(message_type.pk)
+        shown = channels or [c for c in PREVIEW_ORDER if c in table][:1]
         for channel in shown:
-            template = templates.get(channel)
-            draft = one_off.preview_template(form, channel, template)  # texts edited for this send
-            parts.append(_channel_preview(channel, draft, make_context(channel)))
-            parts[-1]["edit"] = one_off.edit_fields(form, channel, template) if channels else []
+            base = variants.template(message_type.pk, channel)  # the default language's: what staff edit
+            draft = one_off.preview_template(form, channel, base)  # texts edited for this send
+            template = draft if draft is not base else variants.template(message_type.pk, channel, wanted)
+            language = template.language if template is not None else ""
+            parts.append(_channel_preview(channel, template, make_context(channel, language)))
+            parts[-1]["language"] = language_name(language) if language else ""
+            parts[-1]["edit"] = one_off.edit_fields(form, channel, base) if channels else []
     return {
         "message_type": message_type,
         "previews": parts,
@@ -199,13 +215,26 @@ def _contents_context(form: NewMessageForm, preview_key: str | None) -> dict[str
     }
 
 
-def _preview_recipient(key: str | None, description: str) -> tuple[str, Any]:
-    """Who the preview is rendered for: the first recipient of the list, or a sample person."""
+def _preview_recipient(key: str | None, description: str) -> tuple[str, str, Any]:
+    """Who the preview is rendered for: the first recipient of the list, or a sample person; the
+    language they want; and their context on a channel in a language."""
     found = _recipient_by_key(key or "")
     if found is None:
-        return "a sample recipient", lambda channel: sample_context(channel=channel, description=description)
+        return (
+            "a sample recipient",
+            default_language(),
+            lambda channel, language: sample_context(channel=channel, description=description, language=language),
+        )
     label, kwargs = found
-    return label, lambda channel: recipient_context(channel=channel, description=description, **kwargs)
+    client = kwargs.get("client")
+    wanted = wanted_language(client.preferred_language if client is not None else "")
+    return (
+        label,
+        wanted,
+        lambda channel, language: recipient_context(
+            channel=channel, description=description, language=language, **kwargs
+        ),
+    )
 
 
 def _recipient_by_key(key: str) -> tuple[str, dict[str, Any]] | None:

@@ -197,6 +197,15 @@ try:
 except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
     raise ConfigurationError(f"Environment variable CLINIC_TIME_ZONE is not a known time zone: {TIME_ZONE!r}") from exc
 USE_I18N = True
+# The language a client gets when their preferred language has no template text (and staff always get):
+# a template language code (clients.models.Language, "other" excepted). Issue 14 §4.
+TEMPLATE_LANGUAGE_CODES = ("en", "es", "fr", "vi", "zh")
+CLINIC_DEFAULT_LANGUAGE = env_str("CLINIC_DEFAULT_LANGUAGE", "en").strip().lower()
+if CLINIC_DEFAULT_LANGUAGE not in TEMPLATE_LANGUAGE_CODES:
+    raise ConfigurationError(
+        f"Environment variable CLINIC_DEFAULT_LANGUAGE must be one of {', '.join(TEMPLATE_LANGUAGE_CODES)}:"
+        f" {CLINIC_DEFAULT_LANGUAGE!r}"
+    )
 USE_TZ = True
 PHONENUMBER_DEFAULT_REGION = env_str("DEFAULT_PHONE_REGION", "US")
 PHONENUMBER_DB_FORMAT = "E164"
@@ -320,6 +329,19 @@ TWILIO_MESSAGING_SERVICE_SID = env_str("TWILIO_MESSAGING_SERVICE_SID", "")
 TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER", "+15555550100" if (DEMO_MODE or TESTING) else "")
 TWILIO_TTS_VOICE = env_str("TWILIO_TTS_VOICE", "Polly.Joanna")
 TWILIO_TTS_LANGUAGE = env_str("TWILIO_TTS_LANGUAGE", "en-US")
+# The text-to-speech voice for a script written in another language than the default voice's:
+# "es=Polly.Lupe:es-US,fr=Polly.Lea:fr-FR" (template language = Twilio voice : its language).
+TWILIO_TTS_VOICES = {
+    code: tuple(value.split(":", 1))
+    for code, _, value in (
+        item.partition("=")
+        for item in env_list(
+            "TWILIO_TTS_VOICES",
+            ["es=Polly.Lupe:es-US", "fr=Polly.Lea:fr-FR", "zh=Polly.Zhiyu:cmn-CN", "vi=Google.vi-VN-Standard-A:vi-VN"],
+        )
+    )
+    if code and ":" in value
+}
 
 EMAIL_ENABLED = env_bool("EMAIL_ENABLED", True)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -117,7 +117,9 @@ def _new_row(c: Candidate, due: dt.datetime, broadcast: Broadcast, now: dt.datet
     """The row of a planned message; its template version is fixed now (messaging.content)."""
     address, source = recipient_address(c.channel, client=c.client, user=c.user)
     return Delivery(
-        template_version_id=versions.id_for(broadcast.message_type_id, c.channel),
+        template_version_id=versions.id_for(
+            broadcast.message_type_id, c.channel, c.client.preferred_language if c.client is not None else None
+        ),
         broadcast=broadcast,
         message_type_id=broadcast.message_type_id,
         channel=c.channel,

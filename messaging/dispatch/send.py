@@ -30,8 +30,9 @@ from messaging.dispatch.claim import batch_size, claim_batch, enqueue
 from messaging.dispatch.pauses import hold_if_paused, paused_for
 from messaging.dispatch.windows import next_window_start, recipient_zone
 from messaging.dispatch.writeback import _Accepted, _Results
+from messaging.languages import Variants
 from messaging.models import Delivery, MessageTemplate, Status, TemplateVersion
-from messaging.rendering import Rendered, delivery_context, render_for
+from messaging.rendering import Rendered, delivery_context, recipient_wants, render_for
 
 logger = logging.getLogger("messaging.dispatch")  # one logger for the package, as before the split
 
@@ -210,25 +211,25 @@ def _deferred_at_stop_time(item: _Send, token: str, now: dt.datetime) -> bool:
 
 class _TemplateCache:
     """The template versions a task has read, once each: a delivery is rendered from the version
-    fixed when it was created (messaging.content), never from a template edited since. Rows made
-    before versions were kept use their type's current template."""
+    fixed when it was created (messaging.content), never from a template edited since; the version
+    is set on the delivery, so its language (what its dates are written in) costs no query. Rows made
+    before versions were kept use the variant of their type's current template in the recipient's
+    language (messaging.languages), each type's variants read once."""
 
     def __init__(self) -> None:
         self._versions: dict[int, TemplateVersion | None] = {}
-        self._templates: dict[tuple[int, str], MessageTemplate | None] = {}
+        self._variants = Variants()
 
     def get(self, delivery: Delivery) -> TemplateVersion | MessageTemplate | None:
         if delivery.template_version_id is not None:
             pk = delivery.template_version_id
             if pk not in self._versions:
                 self._versions[pk] = TemplateVersion.objects.filter(pk=pk).first()
-            return self._versions[pk]
-        key = (delivery.message_type_id, delivery.channel)
-        if key not in self._templates:
-            self._templates[key] = MessageTemplate.objects.filter(
-                message_type_id=delivery.message_type_id, channel=delivery.channel
-            ).first()
-        return self._templates[key]
+            version = self._versions[pk]
+            if version is not None:
+                delivery.template_version = version
+            return version
+        return self._variants.template(delivery.message_type_id, delivery.channel, recipient_wants(delivery))
 
 
 def _store_contents(ready: list[_Send], contents: dict[str, int]) -> None:

@@ -62,6 +62,23 @@ def test_a_person_hears_the_script_inside_a_gather(daytime, settings):
 
 
 @pytest.mark.django_db
+def test_a_spanish_script_is_read_by_a_spanish_voice(daytime, settings):
+    from messaging.models import TemplateVersion
+
+    settings.TWILIO_TTS_VOICES = {"es": ("Polly.Lupe", "es-US")}
+    delivery = appointment_delivery()
+    version = TemplateVersion.objects.create(
+        message_type=delivery.message_type, channel="voice", language="es", number=1, digest="x" * 64
+    )
+    delivery.template_version = version
+    say = parse(build_twiml(delivery, SCRIPT, answered_by="human", voicemail_ok=False)).find("Gather/Say")
+    assert (say.get("voice"), say.get("language")) == ("Polly.Lupe", "es-US")
+    version.language = "vi"  # no voice configured for it: the default voice
+    say = parse(build_twiml(delivery, SCRIPT, answered_by="human", voicemail_ok=False)).find("Gather/Say")
+    assert (say.get("voice"), say.get("language")) == (settings.TWILIO_TTS_VOICE, settings.TWILIO_TTS_LANGUAGE)
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(("answered_by", "voicemail_ok"), [("machine_end_beep", False), ("fax", True)])
 def test_machines_without_voicemail_permission_and_fax_lines_get_nothing(daytime, answered_by, voicemail_ok):
     delivery = appointment_delivery()

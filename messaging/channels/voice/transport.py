@@ -91,7 +91,18 @@ def _speak(verb: VoiceResponse, delivery: Delivery, rendered: Rendered) -> None:
     if rendered.voice_audio_url:
         verb.play(audio_url(delivery))
     else:
-        verb.say(rendered.voice_script, voice=settings.TWILIO_TTS_VOICE, language=settings.TWILIO_TTS_LANGUAGE)
+        voice, language = tts_voice(delivery)
+        verb.say(rendered.voice_script, voice=voice, language=language)
+
+
+def tts_voice(delivery: Delivery) -> tuple[str, str]:
+    """The text-to-speech voice and language for the language the script is written in (its
+    template version's; ``TWILIO_TTS_VOICES``), else the default voice."""
+    version = delivery.template_version if delivery.template_version_id else None
+    chosen = settings.TWILIO_TTS_VOICES.get(version.language) if version is not None else None
+    if chosen is None or len(chosen) != 2:
+        return settings.TWILIO_TTS_VOICE, settings.TWILIO_TTS_LANGUAGE
+    return chosen[0], chosen[1]
 
 
 class VoiceTransport(Transport):

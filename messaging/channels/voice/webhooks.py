@@ -25,8 +25,10 @@ from messaging.channels.twilio.webhooks import twilio_signature_required
 from messaging.channels.voice.errors import classify_call
 from messaging.channels.voice.transport import MACHINE_PREFIX, build_twiml, token_from_audio_signature
 from messaging.channels.webhook_support import delivery_for_token, form_payload, ok
-from messaging.models import Delivery, MessageTemplate, ProviderEvent, Status, TemplateVersion
+from messaging.languages import template_variant
+from messaging.models import Delivery, ProviderEvent, Status, TemplateVersion
 from messaging.outcomes import delivery_apply_status
+from messaging.rendering import recipient_wants
 from messaging.system_settings import get_setting
 
 IN_PROGRESS = {"queued", "initiated", "ringing", "in-progress", "answered"}
@@ -164,7 +166,7 @@ def voice_audio(request: HttpRequest, signed: str) -> FileResponse:
     version = TemplateVersion.objects.filter(pk=delivery.template_version_id).first()
     audio = version.voice_audio if version is not None else None
     if not audio:
-        template = MessageTemplate.objects.filter(message_type_id=delivery.message_type_id, channel="voice").first()
+        template = template_variant(delivery.message_type_id, "voice", recipient_wants(delivery))
         audio = template.voice_audio if template is not None and version is None else None
     if not audio:
         raise Http404("No such recording")
