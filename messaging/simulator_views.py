@@ -13,10 +13,12 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 LABELS = {"twilio": "Twilio (SMS and calls)", "fax": "Fax API", "smtp": "SMTP (e-mail)"}
 MAX_ROWS = 50
@@ -87,13 +89,43 @@ def fetch(key: str, url: str) -> SimulatorView:
     return view
 
 
-@login_required
-def simulators(request: HttpRequest) -> HttpResponse:
-    """Demo only (404 otherwise), staff only: it shows what the simulators were sent, PHI included."""
+def _demo_staff_only(request: HttpRequest) -> None:
     if not settings.DEMO_MODE:
         raise Http404("The provider simulators exist only in demo mode.")
     if not request.user.is_staff:
         raise PermissionDenied("The provider simulators page is for staff administrators.")
+
+
+# A Twilio outage to try the product's handling (README › Failure handling): errors, then no answers.
+OUTAGE = {"fail_seconds": 60, "hang_seconds": 30, "hang_for": 20}
+
+
+@login_required
+@require_POST
+def simulator_outage(request: HttpRequest) -> HttpResponse:
+    """Demo only, staff only: the Twilio simulator answers 503 for a minute, then hangs for 30 s."""
+    _demo_staff_only(request)
+    url = settings.SIMULATOR_CONTROL_URLS.get("twilio", "")
+    try:
+        if not url:
+            raise requests.ConnectionError("SIM_TWILIO_URL is not set")
+        answer = requests.post(f"{url.rstrip('/')}/_sim/outcomes", json={"outage": OUTAGE}, timeout=TIMEOUT_SECONDS)
+        answer.raise_for_status()
+    except requests.RequestException as exc:
+        messages.error(request, f"The Twilio simulator did not answer ({type(exc).__name__}).")
+    else:
+        messages.success(
+            request,
+            "The Twilio simulator now fails for 60 s, then stops answering for 30 s. Send a text or call "
+            "to see the delay on the New tab and History.",
+        )
+    return redirect("messaging:simulators")
+
+
+@login_required
+def simulators(request: HttpRequest) -> HttpResponse:
+    """Demo only (404 otherwise), staff only: it shows what the simulators were sent, PHI included."""
+    _demo_staff_only(request)
     views = [fetch(key, url) for key, url in settings.SIMULATOR_CONTROL_URLS.items()]
     template = "messaging/simulators.html#received" if getattr(request, "htmx", False) else "messaging/simulators.html"
     return render(request, template, {"simulators": views, "max_rows": MAX_ROWS})

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from messaging import chart_views, summary, views
+from messaging import chart_views, simulator_views, summary, views
 
 app_name = "messaging"
 urlpatterns = [
@@ -21,5 +21,6 @@ urlpatterns = [
     path("appointments/", views.appointments, name="appointments"),
     path("clients/<int:pk>/messages/", chart_views.client_messages, name="chart-messages"),
     path("simulators/", views.simulators, name="simulators"),
+    path("simulators/outage/", simulator_views.simulator_outage, name="simulators-outage"),
     path("templates/", include("messaging.template_views")),  # Utilities > Templates (issue 14)
 ]

@@ -62,3 +62,22 @@ def test_lists_what_each_simulator_received(client, django_user_model, daytime, 
     assert "secret-password" not in page
     partial = client.get("/messaging/simulators/", HTTP_HX_REQUEST="true").content.decode()
     assert partial.lstrip().startswith('<div id="received"') and "<html" not in partial
+
+
+def test_staff_can_play_a_twilio_outage_in_the_demo(client, django_user_model, twilio_sim, demo):
+    demo.SIMULATOR_CONTROL_URLS = {"twilio": twilio_sim.url, "fax": "", "smtp": ""}
+    client.force_login(django_user_model.objects.create_user("trainer", is_staff=True))
+    assert client.get("/messaging/simulators/outage/").status_code == 405  # a POST only
+    response = client.post("/messaging/simulators/outage/", follow=True)
+    assert response.status_code == 200 and "now fails for 60 s" in response.content.decode()
+    assert twilio_sim.sim.outage.state() == "failing"
+    twilio_sim.sim.outage.stop()
+
+
+def test_the_outage_button_is_for_staff_in_demo_mode_only(client, django_user_model, settings):
+    client.force_login(django_user_model.objects.create_user("desk"))
+    settings.DEMO_MODE = True
+    assert client.post("/messaging/simulators/outage/").status_code == 403
+    settings.DEMO_MODE = False
+    client.force_login(django_user_model.objects.create_user("boss", is_staff=True))
+    assert client.post("/messaging/simulators/outage/").status_code == 404
