@@ -113,6 +113,8 @@ def one_off_version(
     for name, value in values.items():
         if name in VERSIONED_FIELDS:
             setattr(draft, name, value)
+    if "voice_script" in values and draft.voice_audio:
+        draft.voice_audio = ""  # an edited script is read out: the recording says the template's words
     return version_for(draft, created_by=created_by, broadcast=broadcast)
 
 

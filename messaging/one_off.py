@@ -63,6 +63,19 @@ def submitted(form: forms.Form, channel: str, template: MessageTemplate | None) 
     return values
 
 
+# An edited voice script is read by the text-to-speech voice: the template's recording says the old words.
+RECORDING_NOT_PLAYED = (
+    "This type has a recorded voice message. If you change the script, the recording is not played for "
+    "this send: the text-to-speech voice reads your script instead."
+)
+
+
+def without_recording(draft: MessageTemplate, values: dict[str, str]) -> None:
+    """A draft whose voice script was edited plays no recording (what a client hears is what was typed)."""
+    if "voice_script" in values and draft.voice_audio:
+        draft.voice_audio = ""
+
+
 def preview_template(form: forms.Form, channel: str, template: MessageTemplate | None) -> MessageTemplate | None:
     """The template the preview shows: with the texts typed for this send, if any."""
     values = submitted(form, channel, template)
@@ -71,6 +84,7 @@ def preview_template(form: forms.Form, channel: str, template: MessageTemplate |
     draft = copy.copy(template)
     for name, value in values.items():
         setattr(draft, name, value[:50_000])
+    without_recording(draft, values)
     return draft
 
 
@@ -90,6 +104,7 @@ def edit_fields(form: forms.Form, channel: str, template: MessageTemplate | None
                 "value": _normalised(form.data.get(key)) if typed else getattr(template, name) or "",
                 "maxlength": MAX_LENGTHS.get(name, 20_000),
                 "rows": 1 if name == "email_subject" else (4 if name == "sms_body" else 8),
+                "note": RECORDING_NOT_PLAYED if name == "voice_script" and template.voice_audio else "",
             }
         )
     return fields

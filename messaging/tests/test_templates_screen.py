@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.html import escape
 
 from messaging.models import MessageTemplate, MessageType, TemplateVersion
 from messaging.recordings import MAX_SECONDS, RecordingError, inspect_recording, mp3_seconds, sniff, wav_seconds
@@ -469,3 +470,29 @@ def test_the_editor_lists_the_latest_versions_and_all_on_request(client, manager
     page = client.get(url).content.decode()
     assert page.count('data-version="') == 50 and "Showing the latest 50 of 55 versions" in page
     assert client.get(url, {"versions": "all"}).content.decode().count('data-version="') == 55
+
+
+def test_an_edited_voice_script_is_read_out_instead_of_the_recording(client, manager, _no_dispatch, settings, tmp_path):
+    from django.core.files.base import ContentFile
+
+    from clients.tests.factories import make_client
+    from messaging.models import Delivery
+    from messaging.one_off import RECORDING_NOT_PLAYED
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    ad_hoc = MessageType.objects.get(code="ad-hoc-clients")
+    template, _ = MessageTemplate.objects.get_or_create(message_type=ad_hoc, channel="voice", language="en")
+    template.voice_script = "Hello from the practice."
+    template.voice_audio.save("hello.wav", ContentFile(wav_bytes()), save=True)
+    make_client(first_name="Ana")
+    client.force_login(manager)
+    key = edit_key(ad_hoc, "voice", "voice_script")
+    data = send_data(ad_hoc, channels=["voice"], **{key: "The office is closed on Friday."})
+    page = client.post(reverse("messaging:preview"), data).content.decode()
+    assert escape(RECORDING_NOT_PLAYED) in page  # said before anyone sends
+    assert client.post(reverse("messaging:send"), data, HTTP_HX_REQUEST="true").status_code == 200
+    version = Delivery.objects.get(channel="voice").template_version
+    assert version.broadcast_id is not None and version.voice_script == "The office is closed on Friday."
+    assert not version.voice_audio  # the call reads the edited script; the recording is not played
+    template.refresh_from_db()
+    assert template.voice_audio  # the template keeps its recording
