@@ -250,7 +250,8 @@ def _render(delivery: Delivery, templates: _TemplateCache) -> Any:
     template = templates.get(delivery)
     if template is None:
         return Rendered()
-    return render_for(template=template, context=delivery_context(delivery))
+    # The template (version or current variant) says its language: no look-up per message.
+    return render_for(template=template, context=delivery_context(delivery, language=template.language or ""))
 
 
 def _settle(delivery: Delivery, token: str, verdict: Verdict, *, now: dt.datetime) -> bool:
