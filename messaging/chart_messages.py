@@ -19,13 +19,12 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Q, QuerySet
 
 from bounces.models import DoNotSendEntry
 from bounces.selectors import dns_entries_for_client
-from clients.models import AppointmentReply, Client, MessagingContact, MessagingProfile, ProfileChange
-from clients.services import ALTERNATE_PREFIX
+from clients.models import AppointmentReply, Client, ProfileChange
+from clients.selectors import audit_field_label
 from messaging.explanations import NONE, Explanation, explain
 from messaging.models import Delivery, InboundMessage, Status
 from messaging.status_words import StatusWords, status_words, when
@@ -254,22 +253,8 @@ def _answer_item(a: AppointmentReply) -> Item:
 
 def _change_item(c: ProfileChange) -> Item:
     by = c.changed_by.get_username() if c.changed_by is not None else SOURCE_LABELS.get(c.source, c.source)
-    return Item("change", c.changed_at, CHANGE, c.pk, c, title=field_label(c.field), detail=f"by {by}")
+    return Item("change", c.changed_at, CHANGE, c.pk, c, title=audit_field_label(c.field), detail=f"by {by}")
 
 
 def _dns_item(e: DoNotSendEntry) -> Item:
     return Item("dns", e.created_at, DNS, e.pk, e, title=f"Added to the Do-Not-Send list: {e.get_reason_display()}")
-
-
-def field_label(name: str) -> str:
-    """An audited field's name as the chart labels it ("consent_given" -> "Messaging Consent Given")."""
-    prefix, model = "", Client
-    if name.startswith(ALTERNATE_PREFIX):
-        prefix, model, name = "Messaging Contact: ", MessagingContact, name[len(ALTERNATE_PREFIX) :]
-    elif name in {f.name for f in MessagingProfile._meta.get_fields()} - {"id", "client"}:
-        model = MessagingProfile
-    try:
-        label = str(model._meta.get_field(name).verbose_name)
-    except FieldDoesNotExist:  # an audit row naming a field that no longer exists
-        label = name.replace("_", " ")
-    return prefix + label[:1].upper() + label[1:]
