@@ -23,6 +23,15 @@ def send_batch(delivery_ids: list[int], claim_token: str) -> int:
     return dispatch.send_claimed(delivery_ids, claim_token, drain_seconds=settings.DISPATCH_SWEEP_SECONDS)
 
 
+@shared_task(name="messaging.discard_stale_recordings", ignore_result=True)
+def discard_stale_recordings() -> int:
+    """Delete voice recordings uploaded on the Templates screen but never confirmed (beat, hourly)."""
+    from core import clock
+    from messaging.template_services import discard_stale_recordings as discard
+
+    return discard(now=clock.now())
+
+
 @worker_init.connect
 def load_transports(**kwargs: Any) -> None:
     """Import every channel's transport when a worker starts: a broken provider library fails the

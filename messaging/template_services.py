@@ -15,6 +15,7 @@ dispatcher's signed URL.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -186,6 +187,27 @@ def recording_stage(*, data: bytes, recording: Recording) -> str:
     """Keep a checked upload until staff confirm it: answers its storage name (under ``voice/pending/``)."""
     name = f"{PENDING_DIR}{secrets.token_hex(16)}{recording.extension}"
     return default_storage.save(name, ContentFile(data))
+
+
+# An upload staff never confirmed (the page was left) is deleted after this long (beat, hourly).
+PENDING_KEPT = dt.timedelta(hours=24)
+
+
+def discard_stale_recordings(*, now: dt.datetime) -> int:
+    """Delete uploads under ``voice/pending/`` older than :data:`PENDING_KEPT`: a recording is
+    checked and played back before it is confirmed, and one never confirmed must not stay on disk
+    for ever (it may be a voice message with a client's name in it). Returns how many went."""
+    try:
+        _, names = default_storage.listdir(PENDING_DIR)
+    except FileNotFoundError:
+        return 0
+    gone = 0
+    for file_name in names:
+        name = f"{PENDING_DIR}{file_name}"
+        if is_pending_name(name) and default_storage.get_modified_time(name) < now - PENDING_KEPT:
+            default_storage.delete(name)
+            gone += 1
+    return gone
 
 
 def is_pending_name(name: str) -> bool:

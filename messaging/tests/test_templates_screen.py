@@ -496,3 +496,31 @@ def test_an_edited_voice_script_is_read_out_instead_of_the_recording(client, man
     assert not version.voice_audio  # the call reads the edited script; the recording is not played
     template.refresh_from_db()
     assert template.voice_audio  # the template keeps its recording
+
+
+def test_uploads_never_confirmed_are_deleted_after_a_day(settings, tmp_path):
+    import datetime as dt
+    import os
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from messaging import template_services as svc
+    from messaging.beat import RECORDINGS_TASK_NAME, ensure_periodic_tasks
+    from messaging.recordings import inspect_recording
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    recording = inspect_recording(wav_bytes(), "hello.wav")
+    old = svc.recording_stage(data=wav_bytes(), recording=recording)
+    new = svc.recording_stage(data=wav_bytes(), recording=recording)
+    day_ago = (dt.datetime.now() - dt.timedelta(hours=25)).timestamp()
+    os.utime(default_storage.path(old), (day_ago, day_ago))
+    kept = default_storage.save("voice/kept.wav", ContentFile(wav_bytes()))  # a confirmed recording
+    assert svc.discard_stale_recordings(now=timezone.now()) == 1
+    assert not default_storage.exists(old) and default_storage.exists(new) and default_storage.exists(kept)
+    ensure_periodic_tasks()
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(name=RECORDINGS_TASK_NAME)
+    assert (task.task, task.interval.every, task.interval.period) == ("messaging.discard_stale_recordings", 1, "hours")
