@@ -55,7 +55,14 @@ def note_failure(channel: str, error: str, *, now: dt.datetime) -> ProviderOutag
     raise RuntimeError("could not record the provider failure")
 
 
+# Failures further apart than this are not a run: a provider that fails now and then, between
+# successes another worker saw, never adds up to a pause.
+_RUN_GAP = dt.timedelta(seconds=60)
+
+
 def _count(row: ProviderOutage, error: str, *, now: dt.datetime) -> None:
+    if row.paused_at is None and row.failures and now - row.last_failure_at > _RUN_GAP:
+        row.failures, row.first_failure_at = 0, now  # the earlier failures were not this run
     row.failures += 1
     row.last_failure_at = now
     row.last_error = error[:255]

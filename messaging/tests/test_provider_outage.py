@@ -101,6 +101,18 @@ def test_a_few_failures_then_a_success_are_not_an_outage(daytime, twilio_sim, ou
     assert send_due(daytime.now()) == 1
 
 
+def test_failures_far_apart_are_not_a_run(daytime, outage_settings):
+    for _ in range(5):  # one failure every two minutes, for ten minutes
+        outages.note_failure("sms", "Twilio answered HTTP 503", now=daytime.now())
+        daytime.advance(seconds=120)
+    row = ProviderOutage.objects.get()
+    assert row.failures == 1 and row.paused_at is None and not outages.paused("sms", now=daytime.now())
+    for _ in range(3):  # then three within seconds: a run, and the channel pauses
+        outages.note_failure("sms", "Twilio answered HTTP 503", now=daytime.now())
+        daytime.advance(seconds=2)
+    assert outages.paused("sms", now=daytime.now())
+
+
 def with_text(delivery: Delivery, text: str) -> Delivery:
     content = MessageContent.objects.create(
         digest=f"d{delivery.pk}", channel="sms", text=text, parts={"sms_body": text}
