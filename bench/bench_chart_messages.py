@@ -69,22 +69,11 @@ def _deliveries_sql(first_client: int, heavy: int, first_broadcast: int, first_c
         "message_type_id": str(type_id),
         "content_id": f"CASE WHEN b < 88 THEN {first_content} + (g - 1) / {PER_BROADCAST} ELSE NULL END",
     }
-    template = Delivery(created_at=timezone.now())
-    fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
-    exprs, params = [], []
-    for f in fields:
-        if f.column in varied:
-            exprs.append(varied[f.column])
-        else:
-            exprs.append("%s")
-            params.append(f.get_db_prep_save(f.pre_save(template, True), connection))
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = (
-        f"INSERT INTO messaging_delivery ({columns}) SELECT {', '.join(exprs)} FROM ("
+    source = (
         f"SELECT g, (g::bigint * 7919) %% 100 AS b, now() - ({N} - g) * interval '30 seconds' AS created "
-        f"FROM generate_series(1, {N}) g) s"
+        f"FROM generate_series(1, {N}) g"
     )
-    return sql, params
+    return benchlib.delivery_insert(varied, source)
 
 
 def build(rebuild: bool) -> Client:

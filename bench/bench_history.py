@@ -81,22 +81,11 @@ def _generated_sql(type_ids: list[int], first_broadcast: int) -> tuple[str, list
         "broadcast_id": f"{first_broadcast} + (g - 1) / {PER_BROADCAST}",
         "message_type_id": f"({types})[1 + ((g - 1) / {PER_BROADCAST}) %% {len(type_ids)}]",
     }
-    template = Delivery(created_at=timezone.now())
-    fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
-    exprs, params = [], []
-    for f in fields:
-        if f.column in varied:
-            exprs.append(varied[f.column])
-        else:
-            exprs.append("%s")
-            params.append(f.get_db_prep_save(f.pre_save(template, True), connection))
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = (
-        f"INSERT INTO messaging_delivery ({columns}) SELECT {', '.join(exprs)} FROM ("
+    source = (
         f"SELECT g, ({channels})[1 + g %% {len(CHANNELS)}] AS ch, (g::bigint * 7919) %% 100 AS b, "
-        f"now() - ({N} - g) * interval '30 seconds' AS created FROM generate_series(1, {N}) g) s"
+        f"now() - ({N} - g) * interval '30 seconds' AS created FROM generate_series(1, {N}) g"
     )
-    return sql, params
+    return benchlib.delivery_insert(varied, source)
 
 
 def build(rebuild: bool) -> None:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import benchlib  # noqa: E402, F401  (sets Django up on the benchmark database)
+import benchlib  # noqa: E402  (sets Django up on the benchmark database)
 from bench_history import measure, measure_together  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Permission  # noqa: E402
@@ -68,19 +68,8 @@ def insert(count: int, *, broadcast: str, status: str, next_attempt: str = "NULL
         "broadcast_id": broadcast,
         "message_type_id": "(SELECT message_type_id FROM messaging_broadcast WHERE id = " + broadcast + ")",
     }
-    template = Delivery(created_at=timezone.now())
-    fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
-    exprs, params = [], []
-    for f in fields:
-        if f.column in varied:
-            exprs.append(varied[f.column])
-        else:
-            exprs.append("%s")
-            params.append(f.get_db_prep_save(f.pre_save(template, True), connection))
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = (
-        f"INSERT INTO messaging_delivery ({columns}) SELECT {', '.join(exprs)} FROM ("  # noqa: S608
-        f"SELECT g, (g::bigint * 7919) %% 100 AS b FROM generate_series(1, {count}) g) s"
+    sql, params = benchlib.delivery_insert(
+        varied, f"SELECT g, (g::bigint * 7919) %% 100 AS b FROM generate_series(1, {count}) g"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -43,3 +43,25 @@ def reset() -> None:
         else:
             for table in FILLED_TABLES:
                 cursor.execute(f"DELETE FROM {table}")  # noqa: S608  (names from the list above)
+
+
+def delivery_insert(varied: dict[str, str], source: str) -> tuple[str, list[object]]:
+    """``INSERT INTO messaging_delivery … SELECT … FROM (<source>) s``: the columns in ``varied`` take
+    its SQL expressions (over the source's columns); every other column its model default, as one
+    parameter. The generators of bench_history, bench_scheduled and bench_chart_messages share it."""
+    from django.utils import timezone
+
+    from messaging.models import Delivery
+
+    template = Delivery(created_at=timezone.now())
+    fields = [f for f in Delivery._meta.concrete_fields if not f.primary_key]
+    exprs, params = [], []
+    for f in fields:
+        if f.column in varied:
+            exprs.append(varied[f.column])
+        else:
+            exprs.append("%s")
+            params.append(f.get_db_prep_save(f.pre_save(template, True), connection))
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    # Column names come from the model; the expressions and the source are the benchmark's own text.
+    return f"INSERT INTO messaging_delivery ({columns}) SELECT {', '.join(exprs)} FROM ({source}) s", params  # noqa: S608
