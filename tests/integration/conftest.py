@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.integration.support import clock_file
+from tests.integration.support import clock_file, services, twilio
 
-__all__ = ["clock_file"]
+__all__ = ["clock_file", "services", "twilio"]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,34 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.2)
+
+
+# The broker the dispatcher's integration tests use (a Redis database of the machine's server).
+BROKER = os.environ.get("DISPATCH_TEST_BROKER", "redis://127.0.0.1:6379/4")
+
+
+@pytest.fixture
+def services() -> None:
+    """PostgreSQL and Redis, or a skip on a laptop (a failure under REQUIRE_SERVICES=1)."""
+    from django.conf import settings
+
+    from tests.fixtures import need
+
+    need(settings.IS_POSTGRES, "integration tests need PostgreSQL (DATABASE_URL=postgres://…)")
+    need(redis_ready(BROKER), f"integration tests need Redis at {BROKER}")
+
+
+@pytest.fixture
+def twilio(settings: Any) -> Iterator[Any]:
+    """The Twilio simulator in this process, keeping 20,000 records (room to see a duplicate)."""
+    from messaging.simulators.base import Recorder
+    from messaging.simulators.twilio_sim import start_twilio_sim
+
+    with start_twilio_sim(
+        account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN, callback_delay_ms=10
+    ) as handle:
+        handle.sim.recorder = Recorder(max_records=20_000)
+        yield handle
 
 
 @pytest.fixture

@@ -34,11 +34,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
-from tests.fixtures import need
-from tests.integration.support import NY, ROOT, redis_ready, wait_for
+from tests.integration.support import NY, ROOT, wait_for
 
 BROKER = os.environ.get("DISPATCH_TEST_BROKER", "redis://127.0.0.1:6379/4")
 CHICAGO = zoneinfo.ZoneInfo("America/Chicago")
@@ -48,24 +46,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 # --- environment ------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def services() -> None:
-    need(settings.IS_POSTGRES, "integration tests need PostgreSQL (DATABASE_URL=postgres://…)")
-    need(redis_ready(BROKER), f"integration tests need Redis at {BROKER}")
-
-
-@pytest.fixture
-def twilio(settings: Any) -> Iterator[Any]:
-    from messaging.simulators.base import Recorder
-    from messaging.simulators.twilio_sim import start_twilio_sim
-
-    with start_twilio_sim(
-        account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN, callback_delay_ms=10
-    ) as handle:
-        handle.sim.recorder = Recorder(max_records=20_000)  # room to see a duplicate, were there one
-        yield handle
 
 
 @pytest.fixture

@@ -90,18 +90,6 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     server.kill()
 
 
-@pytest.fixture
-def twilio(settings: Any) -> Iterator[Any]:
-    from messaging.simulators.base import Recorder
-    from messaging.simulators.twilio_sim import start_twilio_sim
-
-    with start_twilio_sim(
-        account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN, callback_delay_ms=10
-    ) as handle:
-        handle.sim.recorder = Recorder(max_records=20_000)
-        yield handle
-
-
 def test_broker_restarted_empty_mid_broadcast_the_sweeper_finds_the_work_again(
     own_redis: OwnRedis, tmp_path: Path, clock_file: str, twilio: Any, live_server: Any, settings: Any
 ) -> None:

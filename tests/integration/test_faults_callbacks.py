@@ -23,10 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
-from tests.fixtures import need
-from tests.integration.support import Beat, redis_ready, wait_for
+from tests.integration.support import Beat, wait_for
 from tests.integration.test_dispatch_worker import FINAL, bulk_deliveries, make_workers, token_of
 
 BROKER = os.environ.get("DISPATCH_TEST_BROKER", "redis://127.0.0.1:6379/4")
@@ -41,12 +39,6 @@ HARD_SMS = [f"+1{area}5550002" for area in AREAS]  # landline: failed (30006)
 HARD_FAX = [f"+1{area}5550023" for area in range(301, 311)]  # number not operational
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def services() -> None:
-    need(settings.IS_POSTGRES, "integration tests need PostgreSQL (DATABASE_URL=postgres://…)")
-    need(redis_ready(BROKER), f"integration tests need Redis at {BROKER}")
 
 
 @pytest.fixture

@@ -25,17 +25,14 @@ from __future__ import annotations
 import collections
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
-from tests.fixtures import need
-from tests.integration.support import Beat, Supervisor, redis_ready, wait_for
+from tests.integration.support import Beat, Supervisor, wait_for
 from tests.integration.test_dispatch_worker import bulk_deliveries, make_workers, statuses
 
 BROKER = os.environ.get("DISPATCH_TEST_BROKER", "redis://127.0.0.1:6379/4")
@@ -43,24 +40,6 @@ MESSAGES = int(2000 * float(os.environ.get("PIMSY_FAULTS_SCALE", "0.5")))
 RECONCILE_AFTER = 8
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def services() -> None:
-    need(settings.IS_POSTGRES, "integration tests need PostgreSQL (DATABASE_URL=postgres://…)")
-    need(redis_ready(BROKER), f"integration tests need Redis at {BROKER}")
-
-
-@pytest.fixture
-def twilio(settings: Any) -> Iterator[Any]:
-    from messaging.simulators.base import Recorder
-    from messaging.simulators.twilio_sim import start_twilio_sim
-
-    with start_twilio_sim(
-        account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN, callback_delay_ms=10
-    ) as handle:
-        handle.sim.recorder = Recorder(max_records=20_000)
-        yield handle
 
 
 def terminate_other_connections() -> int:

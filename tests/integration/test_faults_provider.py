@@ -26,10 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
-from tests.fixtures import need
-from tests.integration.support import Beat, redis_ready, wait_for
+from tests.integration.support import Beat, wait_for
 from tests.integration.test_dispatch_worker import FINAL, bulk_deliveries, make_workers, token_of
 
 BROKER = os.environ.get("DISPATCH_TEST_BROKER", "redis://127.0.0.1:6379/4")
@@ -42,12 +40,6 @@ TIMEOUT = 1.0  # TWILIO_TIMEOUT_SECONDS in the worker
 PROBE, PROBE_MAX, FAILURES = 1.0, 4.0, 5
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def services() -> None:
-    need(settings.IS_POSTGRES, "integration tests need PostgreSQL (DATABASE_URL=postgres://…)")
-    need(redis_ready(BROKER), f"integration tests need Redis at {BROKER}")
 
 
 def test_provider_outage_pauses_the_channel_and_nothing_is_sent_twice(

@@ -29,10 +29,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from django.conf import settings
 
-from tests.fixtures import need
-from tests.integration.support import ROOT, Beat, redis_ready, wait_for
+from tests.integration.support import ROOT, Beat, wait_for
 from tests.integration.test_dispatch_worker import _database_url, bulk_deliveries, make_workers, statuses
 
 BROKER = os.environ.get("DISPATCH_TEST_BROKER", "redis://127.0.0.1:6379/4")
@@ -40,12 +38,6 @@ MESSAGES = int(1200 * float(os.environ.get("PIMSY_FAULTS_SCALE", "0.5")))  # 600
 DOWN_SECONDS = 2
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def services() -> None:
-    need(settings.IS_POSTGRES, "integration tests need PostgreSQL (DATABASE_URL=postgres://…)")
-    need(redis_ready(BROKER), f"integration tests need Redis at {BROKER}")
 
 
 class Gunicorn:
