@@ -69,6 +69,7 @@ class SmtpSim:
         self.recorder = Recorder()
         self._lock = threading.Lock()
         self._rules: dict[str, str | None] = {}
+        self._sessions = 0
 
     # --- control surface
     def received(self) -> list[dict[str, Any]]:
@@ -108,7 +109,16 @@ class SmtpSim:
     def record_refusal(self, mail_from: str | None, address: str, reply: str) -> None:
         self.recorder.add({"kind": "rcpt_refused", "mail_from": mail_from, "rcpt": address, "reply": reply})
 
-    def record_message(self, mail_from: str | None, rcpt_tos: list[str], data: bytes) -> str:
+    def session_number(self, session: Any) -> int:
+        """A number for an SMTP session (one connection), the same for every message it carries."""
+        number = getattr(session, "pimsy_number", None)
+        if number is None:
+            with self._lock:
+                self._sessions += 1
+                number = session.pimsy_number = self._sessions
+        return number
+
+    def record_message(self, mail_from: str | None, rcpt_tos: list[str], data: bytes, *, session: int = 0) -> str:
         queue_id = secrets.token_hex(5).upper()
         message = BytesParser(policy=email.policy.default).parsebytes(data)
         self.recorder.add(
@@ -117,6 +127,7 @@ class SmtpSim:
                 "queue_id": queue_id,
                 "mail_from": mail_from,
                 "rcpt_tos": list(rcpt_tos),
+                "session": session,
                 "size": len(data),
                 **describe_message(message),
             }
@@ -187,7 +198,8 @@ class SmtpHandler:
         data = envelope.original_content or envelope.content or b""
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogateescape")
-        queue_id = self.sim.record_message(envelope.mail_from, envelope.rcpt_tos, data)
+        number = self.sim.session_number(session)
+        queue_id = self.sim.record_message(envelope.mail_from, envelope.rcpt_tos, data, session=number)
         return f"250 2.0.0 Ok: queued as {queue_id}"
 
 

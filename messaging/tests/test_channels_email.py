@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 
 import pytest
 from django.core import mail
@@ -10,7 +11,10 @@ from django.core import mail
 from bounces.models import DoNotSendEntry
 from clients.tests.factories import make_client
 from messaging import dispatch
+from messaging.channels.base import TransportError
+from messaging.channels.email.transport import EmailTransport
 from messaging.models import Attempt, Status
+from messaging.rendering import Rendered
 from messaging.services_settings import setting_update
 from messaging.tests.dispatch_support import (
     _fresh_rate_limits,
@@ -52,7 +56,25 @@ def test_several_emails_share_one_smtp_session(daytime, smtp_sim, settings):
     rows = [make_delivery(channel="email") for _ in range(5)]
     send_due(daytime.now())
     assert {refreshed(r).status for r in rows} == {Status.SENT}
-    assert len(smtp_sim.received()) == 5
+    received = smtp_sim.received()
+    assert len(received) == 5
+    assert len({message["session"] for message in received}) == 1  # one connection, not one per e-mail
+
+
+def test_a_broken_smtp_session_is_reopened_for_the_rest_of_the_batch(daytime, smtp_sim, settings):
+    settings.DISPATCH_BATCH_SIZE = 10
+    rows = [make_delivery(channel="email") for _ in range(3)]
+    transport = EmailTransport()
+    rendered = Rendered(email_subject="Office closed", email_text="Office closed Friday")
+    with transport.session():
+        transport.send(rows[0], rendered)
+        transport._connection.connection.sock.shutdown(socket.SHUT_RDWR)  # the connection drops mid-batch
+        with pytest.raises(TransportError) as failed:
+            transport.send(rows[1], rendered)
+        assert failed.value.retryable and failed.value.code == "network"
+        transport.send(rows[2], rendered)
+    sessions = [message["session"] for message in smtp_sim.received()]
+    assert len(sessions) == 2 and sessions[0] != sessions[1]
 
 
 def test_hard_bounce_at_rcpt_is_final_and_blocks_the_address(daytime, smtp_sim):

@@ -70,6 +70,15 @@ class EmailTransport(Transport):
             with suppress(smtplib.SMTPException, OSError):
                 connection.close()
 
+    def _open(self) -> None:
+        """Open the batch's connection before its first message (and again after a broken one).
+
+        Django's backends close a connection at the end of ``send_messages`` when that call opened
+        it: without this, every e-mail of a batch opened and closed its own SMTP session (connect,
+        greeting, EHLO, QUIT), and anymail's HTTP backends their own HTTP session."""
+        if self._connection is not None:
+            self._connection.open()
+
     def _drop_connection(self) -> None:
         """A broken SMTP session is closed so the next message of the batch opens a new one."""
         if self._connection is not None:
@@ -102,6 +111,7 @@ class EmailTransport(Transport):
             raise refusal("The e-mail template renders to an empty subject or body", "Bad-Configuration", ours=True)
         message = self.build(delivery, rendered)
         try:
+            self._open()
             sent = message.send(fail_silently=False)
         except smtplib.SMTPRecipientsRefused as exc:
             raise _from_recipientsrefusal(exc) from exc
