@@ -205,24 +205,66 @@ def _bare_sender(api_base: str, sink: str) -> Callable[[int], str]:
 
 
 def _bare_mailer(server: str) -> Callable[[int], str]:
-    """smtplib with one connection per thread, kept open: the floor for the e-mail transport."""
+    """smtplib with one connection per thread, kept open: the floor for the e-mail transport.
+
+    By default (``--bare-email same``) each e-mail is the one the product sends for that recipient,
+    built with the standard library: the product's rendered subject, text and HTML (read from
+    ``BENCH_EMAIL_JSON``, written by the parent from the first delivery) and the same headers (Date,
+    Message-ID, List-Unsubscribe, List-Unsubscribe-Post, X-PIMSY-Delivery). The SMTP server then does
+    the same work for both, and the ratio measures the product's own cost. ``--bare-email simple``
+    sends the earlier, smaller message (a one-line text and HTML part, three headers)."""
     import smtplib
     from email.message import EmailMessage
+    from email.utils import formatdate, make_msgid
 
     host, port = server.removeprefix("smtp://").split(":")
     local = threading.local()
+    same = json.loads(Path(os.environ["BENCH_EMAIL_JSON"]).read_text()) if os.environ.get("BENCH_EMAIL_JSON") else None
 
     def send(n: int) -> str:
         if getattr(local, "smtp", None) is None:
             local.smtp = smtplib.SMTP(host, int(port), timeout=20)
         message = EmailMessage()
-        message["Subject"], message["From"], message["To"] = "Office closed Friday", FROM_EMAIL, address(n, "email")
-        message.set_content(BODY)
-        message.add_alternative(f"<p>{BODY}</p>", subtype="html")
+        if same is None:
+            message["Subject"], message["From"], message["To"] = "Office closed Friday", FROM_EMAIL, address(n, "email")
+            message.set_content(BODY)
+            message.add_alternative(f"<p>{BODY}</p>", subtype="html")
+        else:
+            token = f"{n:032x}"  # a delivery token's length
+            message["Subject"], message["From"], message["To"] = same["subject"], same["from"], address(n, "email")
+            message["Date"] = formatdate(localtime=True)
+            message["Message-ID"] = make_msgid(idstring=f"d{n}", domain=same["domain"])
+            message["List-Unsubscribe"] = f"<{same['unsubscribe']}{token}/>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+            message["X-PIMSY-Delivery"] = token
+            message.set_content(same["text"])
+            if same["html"]:
+                message.add_alternative(same["html"], subtype="html")
         local.smtp.send_message(message)
         return message["To"]
 
     return send
+
+
+def product_email(delivery_id: int) -> dict[str, str]:
+    """What the product sends to the first recipient: its rendered subject, text and HTML, its From
+    and the start of its unsubscribe link (for the bare loop's same-message baseline)."""
+    from messaging.channels.email.transport import from_address, message_domain, unsubscribe_url
+    from messaging.languages import Variants
+    from messaging.models import Delivery
+    from messaging.rendering import delivery_context, recipient_wants, render_for
+
+    delivery = Delivery.objects.select_related("client__messaging", "message_type", "broadcast").get(pk=delivery_id)
+    template = Variants().template(delivery.message_type_id, delivery.channel, recipient_wants(delivery))
+    rendered = render_for(template=template, context=delivery_context(delivery, language=template.language or ""))
+    return {
+        "subject": rendered.email_subject,
+        "text": rendered.email_text,
+        "html": rendered.email_html,
+        "from": from_address(),
+        "domain": message_domain(),
+        "unsubscribe": unsubscribe_url(delivery.token).removesuffix(f"{delivery.token}/"),
+    }
 
 
 def _bare_processes(api_base: str, sink: str, messages: int, concurrency: int) -> tuple[float, float]:
@@ -406,6 +448,12 @@ def main() -> int:
     parser.add_argument("--broker", default=os.environ.get("BENCH_BROKER", "redis://127.0.0.1:6379/4"))
     parser.add_argument("--sweep-seconds", default=os.environ.get("DISPATCH_SWEEP_SECONDS", "5"))
     parser.add_argument("--channel", choices=["sms", "email"], default="sms")
+    parser.add_argument(
+        "--bare-email",
+        choices=["same", "simple"],
+        default="same",
+        help="the bare loop's e-mail: the product's message built with the standard library, or a small one",
+    )
     args = parser.parse_args()
     database = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pimsy_bench")
     if not database.startswith("postgres"):
@@ -443,7 +491,11 @@ def main() -> int:
     call_command("migrate", verbosity=0)
     redis.Redis.from_url(args.broker).flushdb()
     print(f"preparing {args.messages} deliveries …", flush=True)
-    prepare(args.messages, args.channel)
+    ids = prepare(args.messages, args.channel)
+    if args.channel == "email" and args.bare_email == "same":
+        same = logs / "bare-email.json"
+        same.write_text(json.dumps(product_email(ids[0])))
+        os.environ["BENCH_EMAIL_JSON"] = str(same)
     sim = [
         sys.executable, "-m", "messaging.simulators", "--twilio-port", str(twilio_port), "--fax-port", str(free_port()),
         "--smtp-port", str(smtp_port), "--smtp-control-port", str(free_port()), "--latency-ms", str(args.latency_ms),
@@ -472,7 +524,12 @@ def main() -> int:
     bare = (bare_before + bare_after) / 2
     growth = system["mem_end"] - system["mem_warm"]
     print()
-    what = "e-mails (local SMTP server)" if args.channel == "email" else f"SMS, simulator latency {args.latency_ms} ms"
+    bare_email = "same message" if args.bare_email == "same" else "small message"
+    what = (
+        f"e-mails (local SMTP server; the bare loop sends the {bare_email})"
+        if args.channel == "email"
+        else f"SMS, simulator latency {args.latency_ms} ms"
+    )
     setup = f"{args.messages} {what}, concurrency {args.concurrency} ({args.pool})"
     print(f"messages            {setup}")
     print(f"bare loop           {bare_before:8.1f} msg/s before, {bare_after:8.1f} msg/s after (mean {bare:.1f})")
