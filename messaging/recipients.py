@@ -2,7 +2,9 @@
 
 ``recipients_for`` reads everything it needs in a fixed number of queries, whatever the number of
 rows: one for the candidates (appointment, client, messaging profile and alternate contact joined,
-read as plain rows), one Do-Not-Send lookup per chosen channel, and the settings cache.
+read as plain rows), one Do-Not-Send lookup per chosen channel, and the settings cache. A client
+row's addresses come from the plan of its shape (``messaging.recipient_rows``): the address rules run
+once per distinct shape, not once per row.
 """
 
 from __future__ import annotations
@@ -10,27 +12,26 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import CharField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from bounces.selectors import blocked_addresses, normalise
-from clients.models import Appointment, AppointmentStatus, Client, ContactMethod, StaffProfile
+from clients.models import Appointment, AppointmentStatus, Client, StaffProfile
 from core import clock
-from messaging.addresses import contact_address_for, preference_allows
-from messaging.channels.registry import all_specs, contact_field_names, spec_for
 from messaging.channels.registry import label as channel_label
+from messaging.channels.registry import spec_for
 from messaging.exclusions import Why
 from messaging.models import Audience, MessageType, RecipientType, Selection
+from messaging.recipient_rows import Plans, Step, raw_text
 
 CHART, ALTERNATE, USER = "chart", "alternate", "user"
 SOURCE_LABELS = {CHART: "Chart", ALTERNATE: "Messaging Contact", USER: "User profile"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
     """One message of a recipient: the channel, the address used and where it comes from."""
 
@@ -150,13 +151,15 @@ class RecipientList:
         return RecipientList(recipients=kept, excluded=excluded, channels=self.channels)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Candidate:
-    """A person considered, before channel checks."""
+    """A person considered, before the Do-Not-Send check: a reason to leave them out, or one step per
+    channel (``messaging.recipient_rows.Step``) whose column, when there is an address, indexes ``values``."""
 
     recipient: Recipient
     person_reason: str = ""
-    pending: list[tuple[Target, Any]] = field(default_factory=list)
+    steps: tuple[Step, ...] = ()
+    values: Sequence[Any] = ()
 
 
 # --- Public selector ------------------------------------------------------------------------------
@@ -186,122 +189,6 @@ def recipients_for(
 
 
 # --- Clients --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Profile:
-    """The messaging-profile fields the address rules read (``messaging.addresses``)."""
-
-    consent_given: bool
-    preferred_contact_method: str
-    use_client_detail_info: bool
-    sms_opted_out: bool
-
-
-class _Contact(SimpleNamespace):
-    """Chart or alternate contact fields, as the raw stored strings (E.164 numbers); a field not
-    read (no chosen channel needs it) is ""."""
-
-
-def _raw(path: str) -> ExpressionWrapper:
-    """A column read as plain text: skips the phone-number field's parsing of every value."""
-    return ExpressionWrapper(F(path), output_field=CharField())
-
-
-# Every field a channel reads an address from: the chart's / alternate's contact fields, then the
-# client's own (the portal login), each with the ORM path a bulk read annotates.
-_CONTACT_FIELDS = contact_field_names()
-_OWN_FIELDS = {spec.address_field: spec.address_path for spec in all_specs() if spec.address_field}
-_NO_CONTACT = dict.fromkeys([*_CONTACT_FIELDS, *_OWN_FIELDS], "")
-
-
-def _fields_for_channel(channel: str) -> set[str]:
-    """The contact fields the channel's address rule reads (its spec's ``contact_fields``)."""
-    return set(spec_for(channel).contact_fields)
-
-
-def _own_fields_for(channels: Sequence[str]) -> list[str]:
-    return [spec_for(c).address_field for c in channels if spec_for(c).address_field]
-
-
-_PERSON_FIELDS = (
-    "id",
-    "first_name",
-    "last_name",
-    "is_active",
-    "part2_diagnosis",
-    "messaging__consent_given",
-    "messaging__preferred_contact_method",
-    "messaging__use_client_detail_info",
-    "messaging__sms_opted_out",
-    "messaging_contact__id",
-    "preferred_language",
-    "date_of_birth",
-)
-
-
-_N_PERSON = len(_PERSON_FIELDS)
-
-
-@dataclass(frozen=True, slots=True)
-class _ClientRow:
-    id: int
-    name: str
-    is_active: bool
-    part2: bool
-    language: str
-    born: dt.date | None
-    profile: _Profile | None
-    chart: _Contact
-    alternate: _Contact | None
-
-
-class _ClientColumns:
-    """Which columns a client row is read with, and how a row tuple becomes a :class:`_ClientRow`.
-
-    Only the contact fields the chosen channels need are read, as raw text.
-    """
-
-    def __init__(self, prefix: str, channels: Sequence[str]) -> None:
-        needed = set().union(*(_fields_for_channel(c) for c in channels)) if channels else set()
-        self.contact_fields = [f for f in _CONTACT_FIELDS if f in needed]
-        self.fields = [f"{prefix}{f}" for f in _PERSON_FIELDS]
-        self.raw = {f"c_{f}": _raw(f"{prefix}{f}") for f in self.contact_fields}
-        self.raw |= {f"a_{f}": _raw(f"{prefix}messaging_contact__{f}") for f in self.contact_fields}
-        self.own_fields = _own_fields_for(channels)
-        self.raw |= {f"o_{f}": _raw(f"{prefix}{_OWN_FIELDS[f]}") for f in self.own_fields}
-
-    @property
-    def names(self) -> list[str]:
-        return [*self.fields, *self.raw]
-
-    def row(self, values: Sequence[Any]) -> _ClientRow:
-        (pk, first, last, active, part2, consent, preferred, use_detail, stopped, alt_id, language, born) = values[
-            :_N_PERSON
-        ]
-        n = len(self.contact_fields)
-        chart_values, alt_values = values[_N_PERSON : _N_PERSON + n], values[_N_PERSON + n : _N_PERSON + 2 * n]
-        own_values = values[_N_PERSON + 2 * n :]
-        profile = None
-        if consent is not None:  # LEFT JOIN: no profile row
-            profile = _Profile(consent, preferred, use_detail, stopped)
-        return _ClientRow(
-            id=pk,
-            name=f"{last}, {first}",
-            is_active=active,
-            part2=part2,
-            language=language or "",
-            born=born,
-            profile=profile,
-            chart=self._contact(chart_values, own_values),
-            alternate=self._contact(alt_values) if alt_id is not None else None,
-        )
-
-    def _contact(self, values: Sequence[str | None], own: Sequence[str | None] = ()) -> _Contact:
-        given = {f: v or "" for f, v in zip(self.contact_fields, values, strict=True)}
-        if own:  # the chart row carries the client's own addresses; an alternate has none
-            given |= {f: v or "" for f, v in zip(self.own_fields, own, strict=True)}
-        return _Contact(**(_NO_CONTACT | given))
 
 
 def _today() -> dt.date:
@@ -353,89 +240,60 @@ def _client_candidates(
     only_preferences: bool,
 ) -> Iterator[_Candidate]:
     part2_blocked = message_type.is_hie and _setting_490()
-    if message_type.is_appointment_based:
+    appointment_based = message_type.is_appointment_based
+    plans = Plans(
+        "client__" if appointment_based else "",
+        channels,
+        offset=3 if appointment_based else 0,
+        only_preferences=only_preferences,
+        part2_blocked=part2_blocked,
+    )
+    # A row is kept as the tuple fetched, and a step's column indexes it: no object per row but the
+    # recipient (each object kept is one more for the garbage collector to walk).
+    shape = plans.shape
+    pk, first, last, language, born = plans.columns(
+        "id", "first_name", "last_name", "preferred_language", "date_of_birth"
+    )
+    if appointment_based:
         selection = message_type.selection
-        columns = _ClientColumns("client__", channels)
-        appointments = _appointments(selection, start_date, end_date).annotate(**columns.raw)
+        appointments = _appointments(selection, start_date, end_date).annotate(**plans.raw)
         now = clock.now()  # once: reading the clock per row was a fifth of Refresh's Python time
-        for appointment_id, start, status, *values in appointments.values_list("id", "start", "status", *columns.names):
-            client = columns.row(values)
+        for row in appointments.values_list("id", "start", "status", *plans.names):  # Plans(offset=3)
+            appointment_id, start = row[0], row[1]
+            plan = plans[shape(row)]
             recipient = Recipient(
                 key=f"a{appointment_id}",
                 recipient_type=RecipientType.CLIENT,
-                name=client.name,
-                client_id=client.id,
+                name=f"{row[last]}, {row[first]}",
+                client_id=row[pk],
                 appointment_id=appointment_id,
                 when=start,
-                language=client.language,
-                born=client.born,
+                preferred=plan.preferred,
+                language=row[language] or "",
+                born=row[born],
             )
-            extra = _appointment_reason(selection, status, start, now)
-            yield _client_candidate(recipient, client, channels, only_preferences, part2_blocked, extra)
+            reason = plan.reason or _appointment_reason(selection, row[2], start, now)
+            yield _Candidate(recipient, reason) if reason else _Candidate(recipient, "", plan.steps, row)
         return
-    columns = _ClientColumns("", channels)
-    clients = Client.objects.filter(is_active=True).order_by("last_name", "first_name", "id").annotate(**columns.raw)
-    for values in clients.values_list(*columns.names):
-        client = columns.row(values)
+    clients = Client.objects.filter(is_active=True).order_by("last_name", "first_name", "id").annotate(**plans.raw)
+    for row in clients.values_list(*plans.names):
+        plan = plans[shape(row)]
         recipient = Recipient(
-            key=f"c{client.id}",
+            key=f"c{row[pk]}",
             recipient_type=RecipientType.CLIENT,
-            name=client.name,
-            client_id=client.id,
-            language=client.language,
-            born=client.born,
+            name=f"{row[last]}, {row[first]}",
+            client_id=row[pk],
+            preferred=plan.preferred,
+            language=row[language] or "",
+            born=row[born],
         )
-        yield _client_candidate(recipient, client, channels, only_preferences, part2_blocked, "")
+        yield _Candidate(recipient, plan.reason) if plan.reason else _Candidate(recipient, "", plan.steps, row)
 
 
 def _setting_490() -> bool:
     from messaging.system_settings import get_setting
 
     return bool(get_setting(490))
-
-
-def _client_candidate(
-    recipient: Recipient,
-    client: _ClientRow,
-    channels: tuple[str, ...],
-    only_preferences: bool,
-    part2_blocked: bool,
-    appointment_reason: str,
-) -> _Candidate:
-    profile = client.profile
-    if profile is not None:
-        recipient.preferred = _PREFERRED_LABELS.get(profile.preferred_contact_method, "")
-    candidate = _Candidate(recipient=recipient)
-    if not client.is_active:
-        candidate.person_reason = Why.INACTIVE
-    elif profile is None:
-        candidate.person_reason = Why.NO_PROFILE
-    elif not profile.consent_given:
-        candidate.person_reason = Why.NO_CONSENT
-    elif part2_blocked and client.part2:
-        candidate.person_reason = Why.PART2
-    elif appointment_reason:
-        candidate.person_reason = appointment_reason
-    if candidate.person_reason:
-        return candidate
-    for channel in channels:
-        if only_preferences and not preference_allows(profile, channel):  # type: ignore[arg-type]
-            candidate.pending.append((Target(channel, "", ""), Why.preference(recipient.preferred)))
-            continue
-        choice = contact_address_for(
-            client.chart,  # type: ignore[arg-type]  # the rules read only these fields
-            channel,
-            profile=profile,  # type: ignore[arg-type]
-            alternate=client.alternate,  # type: ignore[arg-type]
-        )
-        if not choice.ok:
-            candidate.pending.append((Target(channel, "", choice.source), choice.reason))
-        else:
-            candidate.pending.append((Target(channel, choice.address, choice.source), ""))
-    return candidate
-
-
-_PREFERRED_LABELS = dict(ContactMethod.choices)
 
 
 # --- Staff users ----------------------------------------------------------------------------------
@@ -456,7 +314,7 @@ def _staff_candidates(
             | Q(staff_profile__credential_renewal_date__range=(start, end))
         )
     rows = (
-        users.annotate(cell=_raw("staff_profile__cell_phone"), home=_raw("staff_profile__phone"))
+        users.annotate(cell=raw_text("staff_profile__cell_phone"), home=raw_text("staff_profile__phone"))
         .order_by("last_name", "first_name", "id")
         .values("id", "username", "first_name", "last_name", "email", "staff_profile__display_name", "cell", "home")
     )
@@ -491,17 +349,15 @@ def _staff_candidate(row: dict[str, Any], channels: tuple[str, ...]) -> _Candida
     recipient = Recipient(
         key=f"u{row['id']}", recipient_type=RecipientType.STAFF, name=_staff_name(row), user_id=row["id"]
     )
-    candidate = _Candidate(recipient=recipient)
-    for channel in channels:
-        address = _staff_address_of(
-            cell=row["cell"] or "", phone=row["home"] or "", email=row["email"] or "", channel=channel
-        )
-        if address:
-            candidate.pending.append((Target(channel, address, USER), ""))
-        else:
-            reason = Why.staff_no_address(channel)
-            candidate.pending.append((Target(channel, "", USER), reason))
-    return candidate
+    addresses = tuple(
+        _staff_address_of(cell=row["cell"] or "", phone=row["home"] or "", email=row["email"] or "", channel=channel)
+        for channel in channels
+    )
+    steps = tuple(
+        (channel, i, USER, "") if address else (channel, -1, USER, Why.staff_no_address(channel))
+        for i, (channel, address) in enumerate(zip(channels, addresses, strict=True))
+    )
+    return _Candidate(recipient, "", steps, addresses)
 
 
 # --- Do-Not-Send and assembly -----------------------------------------------------------------------
@@ -511,9 +367,10 @@ def _dns_lookup(candidates: list[_Candidate], channels: tuple[str, ...]) -> dict
     """Blocked addresses per channel: one query per chosen channel, whatever the number of rows."""
     wanted: dict[str, set[str]] = {ch: set() for ch in channels}
     for candidate in candidates:
-        for target, reason in candidate.pending:
-            if not reason and target.address:
-                wanted[target.channel].add(target.address)
+        values = candidate.values
+        for channel, column, _source, reason in candidate.steps:
+            if not reason and column >= 0:
+                wanted[channel].add(values[column])
     return {ch: blocked_addresses(ch, addresses) for ch, addresses in wanted.items() if addresses}
 
 
@@ -540,25 +397,27 @@ def _finish(candidates: list[_Candidate], channels: tuple[str, ...]) -> Recipien
         if candidate.person_reason:
             result.excluded.append(_excluded(recipient, candidate.person_reason))
             continue
-        for target, reason in candidate.pending:
+        values = candidate.values
+        for channel, column, source, reason in candidate.steps:
             if reason:
-                result.excluded.append(_excluded(recipient, reason, target.channel))
+                result.excluded.append(_excluded(recipient, reason, channel))
                 continue
-            on_list = blocked.get(target.channel)
-            entry = on_list.get(normalise(target.channel, target.address)) if on_list else None
+            address = values[column] if column >= 0 else ""
+            on_list = blocked.get(channel)
+            entry = on_list.get(normalise(channel, address)) if on_list else None
             if entry is not None:
                 result.excluded.append(
                     _excluded(
                         recipient,
                         Why.dns(entry.get_reason_display(), entry.is_domain),
-                        target.channel,
-                        address=target.address,
-                        source=target.source,
+                        channel,
+                        address=address,
+                        source=source,
                         category="Domain DNS" if entry.is_domain else "DNS",
                     )
                 )
                 continue
-            recipient.targets.append(target)
+            recipient.targets.append(Target(channel, address, source))
         if recipient.targets or not channels:
             result.recipients.append(recipient)
     return result
