@@ -23,6 +23,14 @@ def test_web_server_refuses_to_start_without_secret_key(tmp_path):
     assert "Environment variable SECRET_KEY is required but not set." in result.stderr
 
 
+def test_web_process_freezes_what_it_made_while_starting(tmp_path):
+    """The collector stops walking the start-up objects (bench/README.md: Refresh and Send)."""
+    code = "import gc; import pimsy_messaging.wsgi; print(gc.get_freeze_count())"
+    result = _run(code, tmp_path, PIMSY_DEMO="1")
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.split()[-1]) > 10_000
+
+
 def test_worker_refuses_to_start_without_secret_key(tmp_path):
     code = (
         "from pimsy_messaging.celery import _require_secret_key; import django; django.setup(); _require_secret_key()"
