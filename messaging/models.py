@@ -6,6 +6,7 @@ only moves forward (see ``Status.RANK``) by compare-and-set updates in ``messagi
 
 from __future__ import annotations
 
+import base64
 import secrets
 
 from django.conf import settings
@@ -298,8 +299,20 @@ class RecipientType(models.TextChoices):
     STAFF = "staff", "Staff user"
 
 
+TOKEN_BYTES = 24  # a multiple of 3: its URL-safe base64 text has no padding (32 characters)
+
+
 def new_token() -> str:
-    return secrets.token_urlsafe(24)
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def new_tokens(count: int) -> list[str]:
+    """``count`` tokens like :func:`new_token`'s from one call for random bytes: the base64 text of
+    whole 3-byte groups is the text of each group in turn, so every 32 characters are one token's
+    24 random bytes. (Send makes 100,000 at once: 0.5 s one by one.)"""
+    text = base64.urlsafe_b64encode(secrets.token_bytes(TOKEN_BYTES * count)).decode("ascii")
+    size = TOKEN_BYTES // 3 * 4
+    return [text[i : i + size] for i in range(0, size * count, size)]
 
 
 class Delivery(models.Model):
@@ -314,11 +327,22 @@ class Delivery(models.Model):
     client = models.ForeignKey(
         "clients.Client", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries", db_index=False
     )
+    # user and appointment: partial indexes in Meta (most rows have neither).
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,
     )
     appointment = models.ForeignKey(
-        "clients.Appointment", null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+        "clients.Appointment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+        db_index=False,
     )
     recipient_name = models.CharField(max_length=200, blank=True)
     address = models.CharField(max_length=254)
@@ -380,7 +404,16 @@ class Delivery(models.Model):
             # Declared here rather than with db_index/unique on the field: on PostgreSQL those add a
             # second "_like" index for LIKE look-ups that nothing makes, and every update of a row
             # (three per message sent) writes every index of this table.
-            models.Index(fields=["provider_message_id"], name="delivery_provider_id_idx"),
+            # Partial where most rows have no value: a row Send inserts writes none of these three
+            # (a 100,000-row Send: COPY 2.97 -> 2.45 s, bench/README.md); a look-up by a value (=,
+            # IN) still uses them, PostgreSQL proves the condition from it. Nothing looks up "".
+            models.Index(
+                fields=["provider_message_id"], name="delivery_provider_id_idx", condition=~Q(provider_message_id="")
+            ),
+            models.Index(fields=["user"], name="delivery_user_idx", condition=Q(user__isnull=False)),
+            models.Index(
+                fields=["appointment"], name="delivery_appointment_idx", condition=Q(appointment__isnull=False)
+            ),
             # The chart's Messages tab: one client's messages, newest first (replaces the FK's own index).
             models.Index(fields=["client", "-created_at", "-id"], name="delivery_client_hist_idx"),
             # Only fallback deliveries are in it: nothing to write for the others.
