@@ -25,7 +25,7 @@ from core import clock
 from messaging import dispatch
 from messaging.content import Versions, one_off_version
 from messaging.copy_rows import copy_rows
-from messaging.models import Broadcast, Delivery, MessageType, Status, new_token
+from messaging.models import Broadcast, Delivery, MessageType, Status, new_tokens
 from messaging.recipients import Excluded, Recipient, RecipientList, recipients_for
 
 BULK_BATCH_SIZE = 5000
@@ -237,11 +237,12 @@ def _fix_template_versions(
                 broadcast=broadcast, channel=channel, values=dict(values), created_by=broadcast.created_by
             )
             one_off[channel] = version.pk
+    chosen: dict[tuple[str, str], int | None] = {}  # (channel, language) -> version: once each
     for row, language in zip(rows, languages, strict=True):
-        channel = row["channel"]
-        row["template_version_id"] = one_off.get(channel) or versions.id_for(
-            broadcast.message_type_id, channel, language or None
-        )
+        key = (row["channel"], language)
+        if key not in chosen:
+            chosen[key] = one_off.get(key[0]) or versions.id_for(broadcast.message_type_id, key[0], language or None)
+        row["template_version_id"] = chosen[key]
 
 
 def _write_deliveries(broadcast: Broadcast, rows: list[dict[str, Any]], now: dt.datetime) -> None:
@@ -260,7 +261,7 @@ def _write_deliveries(broadcast: Broadcast, rows: list[dict[str, Any]], now: dt.
         Delivery.objects.bulk_create([Delivery(**common, **row) for row in rows], batch_size=BULK_BATCH_SIZE)
         return
     # Row values are plain str/int/bool/None/aware datetime (no field conversion); each row its own token.
-    copy_rows(Delivery, Delivery(**common), rows, per_row={"token": new_token})
+    copy_rows(Delivery, Delivery(**common), rows, per_row={"token": iter(new_tokens(len(rows))).__next__})
 
 
 def may_cancel(user: Any, broadcast: Broadcast) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 
 import pytest
 from django.db import connection
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from clients.tests.factories import make_client
 from messaging.broadcasts import broadcast_create
 from messaging.copy_rows import copy_text
-from messaging.models import Delivery, MessageType
+from messaging.models import Delivery, MessageType, new_token, new_tokens
 from tests.fixtures import need
 
 
@@ -48,3 +49,12 @@ def test_any_name_is_stored_exactly_as_given(name: str) -> None:
     assert delivery.next_attempt_at == result.broadcast.broadcast_at
     result.broadcast.delete()
     client.delete()
+
+
+def test_tokens_made_together_look_like_tokens_made_one_by_one() -> None:
+    """Send's 100,000 tokens come from one call for random bytes (models.new_tokens)."""
+    many = new_tokens(1000)
+    assert len(many) == 1000 and len(set(many)) == 1000
+    shape = re.compile(r"[A-Za-z0-9_-]{32}")
+    assert all(shape.fullmatch(token) for token in [*many, new_token()])
+    assert new_tokens(0) == [] and len(new_tokens(1)) == 1
