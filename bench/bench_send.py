@@ -20,11 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402  (sets Django up on the benchmark database)
-import pimsy_messaging.wsgi  # noqa: E402, F401  (Send is a web request: start up as gunicorn's process does)
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+import pimsy_messaging.wsgi  # noqa: E402, F401  (Send is a web request: start up as gunicorn's process does)
 from clients.models import Client, MessagingProfile  # noqa: E402
 from messaging import broadcasts  # noqa: E402
 from messaging.broadcasts import broadcast_create  # noqa: E402
@@ -63,6 +63,7 @@ def copy_rows(rows: list[dict], broadcast: Broadcast) -> tuple[float, float]:
         row = Delivery(
             broadcast=broadcast,
             message_type_id=broadcast.message_type_id,
+            next_attempt_at=broadcast.broadcast_at,  # broadcast_create gives every queued row its own
             created_at=now,
             updated_at=now,
             token=new_token(),

@@ -175,7 +175,9 @@ def _kick_sweeper() -> None:
 def _delivery_rows(
     broadcast: Broadcast, recipients: list[Recipient], suppressed: list[Excluded], now: dt.datetime
 ) -> list[dict[str, Any]]:
-    """The varying field values (attnames) of every delivery; the rest comes from :func:`_row_defaults`."""
+    """The varying field values (attnames) of every delivery; the rest, and a queued row's status and
+    first attempt time (the same for every queued row), come from :func:`_write_deliveries`' shared
+    values. A suppressed row states its own."""
     rows: list[dict[str, Any]] = [
         {
             "channel": target.channel,
@@ -186,8 +188,6 @@ def _delivery_rows(
             "recipient_name": recipient.name,
             "address": target.address,
             "address_source": target.source,
-            "status": Status.QUEUED.value,
-            "next_attempt_at": broadcast.broadcast_at,
         }
         for recipient in recipients
         for target in recipient.targets
@@ -254,11 +254,13 @@ def _write_deliveries(broadcast: Broadcast, rows: list[dict[str, Any]], now: dt.
     common = {
         "broadcast": broadcast,
         "message_type_id": broadcast.message_type_id,
+        "status": Status.QUEUED.value,
+        "next_attempt_at": broadcast.broadcast_at,
         "created_at": now,
         "updated_at": now,
     }
     if connection.vendor != "postgresql":
-        Delivery.objects.bulk_create([Delivery(**common, **row) for row in rows], batch_size=BULK_BATCH_SIZE)
+        Delivery.objects.bulk_create([Delivery(**(common | row)) for row in rows], batch_size=BULK_BATCH_SIZE)
         return
     # Row values are plain str/int/bool/None/aware datetime (no field conversion); each row its own token.
     copy_rows(Delivery, Delivery(**common), rows, per_row={"token": iter(new_tokens(len(rows))).__next__})
