@@ -22,6 +22,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
 
 from core import clock
+from core.collector import collector_paused
 from messaging import dispatch
 from messaging.content import Versions, one_off_version
 from messaging.copy_rows import copy_rows
@@ -113,7 +114,7 @@ def broadcast_create(
         idempotency_key=key,
     )
     try:
-        with transaction.atomic():
+        with transaction.atomic(), collector_paused():  # 100,000 rows that all stay alive (core.collector)
             broadcast.save(force_insert=True)
             rows = _delivery_rows(broadcast, recipients.recipients, suppressed, now)
             languages = _row_languages(recipients.recipients, suppressed)

@@ -21,6 +21,7 @@ from django.utils import timezone
 from bounces.selectors import blocked_addresses, normalise
 from clients.models import Appointment, AppointmentStatus, Client, StaffProfile
 from core import clock
+from core.collector import collector_paused
 from messaging.channels.registry import label as channel_label
 from messaging.channels.registry import spec_for
 from messaging.exclusions import Why
@@ -181,11 +182,12 @@ def recipients_for(
     only person-level reasons apply and rows carry no address yet.
     """
     channels = tuple(dict.fromkeys(channels))
-    if message_type.audience == Audience.STAFF:
-        candidates = list(_staff_candidates(message_type, channels, start_date, end_date))
-    else:
-        candidates = list(_client_candidates(message_type, channels, start_date, end_date, only_preferences))
-    return _finish(candidates, channels)
+    with collector_paused():  # every object made here stays alive (core.collector)
+        if message_type.audience == Audience.STAFF:
+            candidates = list(_staff_candidates(message_type, channels, start_date, end_date))
+        else:
+            candidates = list(_client_candidates(message_type, channels, start_date, end_date, only_preferences))
+        return _finish(candidates, channels)
 
 
 # --- Clients --------------------------------------------------------------------------------------
