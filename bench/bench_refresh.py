@@ -10,11 +10,17 @@ rendered list) for 2,000 and 20,000 appointments in range, with the number of SQ
 and the floor measured in the same run: ``bare SQL`` replays the selector's own statements (as
 captured from it, parameters included) on the raw psycopg connection and fetches every row, with no
 Django and no Python work on the rows (target: selector and request ≤ 3 × that, ≤ 0.5 s).
+
+``--frozen-heap``: start up as the web process does, by importing ``pimsy_messaging.wsgi`` (which
+``gc.freeze()``s what start-up made, so the garbage collector's full collections no longer walk
+Django's own objects). Without it (the default, as in the earlier figures) the process is set up by
+``benchlib`` alone and every full collection during a Refresh walks those objects too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import statistics
 import sys
 import time
@@ -22,6 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib  # noqa: E402  (sets Django up on the benchmark database)
+
+FROZEN_HEAP = "--frozen-heap" in sys.argv[1:]
+if FROZEN_HEAP:
+    import pimsy_messaging.wsgi  # noqa: F401  (start up as gunicorn's process does: gc.freeze())
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Permission  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -139,6 +149,8 @@ def main() -> None:
     t0 = time.perf_counter()
     populate(day)
     print(f"populated {BIG:,} clients and appointments in {time.perf_counter() - t0:.1f} s")
+    if FROZEN_HEAP:
+        print(f"started as the web process: {gc.get_freeze_count():,} objects frozen by pimsy_messaging.wsgi")
     upcoming = MessageType.objects.get(code="client-upcoming-appointment")
     user, _ = get_user_model().objects.get_or_create(username="bench-sender")
     user.user_permissions.set(Permission.objects.filter(codename="send_messages"))

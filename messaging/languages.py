@@ -193,9 +193,13 @@ def label_recipients(
     table = variants.of(message_type_id)
     available = {channel: set(by_language) for channel, by_language in table.items()}
     labels = {channel: channel_label(channel) for channel in table}
-    every = list(channels) or sorted(table)
+    every = tuple(channels) or tuple(sorted(table))
+    # A label depends only on the language asked for and the channels: worked out once per pair
+    # (a page of 500 rows has a handful).
+    known: dict[tuple[str, tuple[str, ...]], str] = {}
     for recipient in recipients:
-        chosen = [getattr(t, "channel", "") for t in recipient.targets] or every
-        recipient.language_label = recipient_language_label(
-            wanted_language(recipient.language), chosen, available, labels
-        )
+        key = (recipient.language, tuple(getattr(t, "channel", "") for t in recipient.targets) or every)
+        label = known.get(key)
+        if label is None:
+            label = known[key] = recipient_language_label(wanted_language(key[0]), key[1], available, labels)
+        recipient.language_label = label

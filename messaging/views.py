@@ -162,10 +162,13 @@ def refresh(request: HttpRequest) -> HttpResponse:
 def _recipients_context(
     result: RecipientList, message_type: MessageType, *, show_all: bool, variants: Variants
 ) -> dict[str, Any]:
+    """The list's part of the page. Work over every row (the counts, the excluded people) is done once
+    here; only the rows shown are labelled and rendered (``recipient_rows``, ``excluded_items``)."""
     limit = None if show_all else DISPLAY_LIMIT
     people = result.excluded_people()
     shown = result.recipients[:limit]
     label_recipients(shown, message_type.pk, result.channels, variants)
+    by_channel = result.counts_by_channel()
     return {
         "refreshed": True,
         "result": result,
@@ -174,7 +177,8 @@ def _recipients_context(
         "excluded_people": people[:limit],
         "excluded_hidden": max(0, len(people) - DISPLAY_LIMIT) if limit else 0,
         "fully_excluded": sum(1 for p in people if not p.partly),
-        "counts": [(Channel(ch).label, n) for ch, n in result.counts_by_channel().items()],
+        "message_count": sum(by_channel.values()),  # = result.message_count, without a second pass
+        "counts": [(Channel(ch).label, n) for ch, n in by_channel.items()],
         "audience_word": "users" if message_type.audience == "staff" else "clients",
         "send_label": send_label(result.channels),
     }
