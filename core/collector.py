@@ -8,7 +8,10 @@ reference cycles wait, and the collector looks for them when the last pause ends
 
 The collector is one switch per process, and the web server may run requests in threads: the pause is
 counted, so it ends only when the last thread in a paused section leaves it, and it never switches
-on a collector that was off before.
+on a collector that was off before. In production each gunicorn worker serves one request at a time
+(``docker-compose.yml``: sync workers); with threads, sections that kept overlapping would keep the
+collector off for as long as they overlap, which only Refresh and Send (about a second each, started
+by staff) could do, while reference counting frees everything but cycles.
 """
 
 from __future__ import annotations
