@@ -25,6 +25,7 @@ from django.urls import NoReverseMatch, reverse
 from bounces.smtp import classify_smtp
 from bounces.taxonomy import Classification
 from messaging.channels.base import SendResult, Transport, TransportError, refusal
+from messaging.channels.email.mime import PolicyEmail
 
 if TYPE_CHECKING:
     from messaging.models import Delivery
@@ -87,7 +88,7 @@ class EmailTransport(Transport):
 
     def build(self, delivery: Delivery, rendered: Rendered) -> EmailMultiAlternatives:
         unsubscribe = unsubscribe_url(delivery.token)
-        message = EmailMultiAlternatives(
+        message = PolicyEmail(
             subject=rendered.email_subject,
             body=rendered.email_text,
             from_email=from_address(),
