@@ -10,7 +10,6 @@ from django.http import HttpRequest
 
 from clients.models import (
     Appointment,
-    AppointmentReply,
     AppointmentStatus,
     Client,
     MessagingContact,
@@ -122,18 +121,6 @@ class AppointmentAdmin(admin.ModelAdmin):
                 appointment.status = AppointmentStatus.CANCELLED
                 appointment.save(update_fields=["status", "updated_at"])
                 appointment_changed.send(sender=Appointment, appointment=appointment, before=before)
-
-
-@admin.register(AppointmentReply)
-class AppointmentReplyAdmin(admin.ModelAdmin):
-    list_display = ("received_at", "appointment", "answer", "source", "text", "reviewed_at", "reviewed_by")
-    list_filter = ("answer", "source")
-    list_select_related = ("appointment__client", "reviewed_by")
-    readonly_fields = ("appointment", "answer", "source", "text", "inbound", "delivery", "received_at")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        """Replies come from clients (a text, a keypad press) or the Scheduled Appointments screen."""
-        return False
 
 
 @admin.register(PortalAccount)

@@ -7,10 +7,11 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from clients.models import AutomationRule
 from messaging.automation import AUTO_TYPES, BOOKED, END, START, channel_names
 from messaging.models import (
+    AppointmentReply,
     Attempt,
+    AutomationRule,
     Broadcast,
     Channel,
     Delivery,
@@ -178,6 +179,18 @@ class ProviderEventAdmin(admin.ModelAdmin):
 class InboundMessageAdmin(admin.ModelAdmin):
     list_display = ("received_at", "from_number", "keyword", "client", "appointment")
     search_fields = ("from_number",)
+
+
+@admin.register(AppointmentReply)
+class AppointmentReplyAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "appointment", "answer", "source", "text", "reviewed_at", "reviewed_by")
+    list_filter = ("answer", "source")
+    list_select_related = ("appointment__client", "reviewed_by")
+    readonly_fields = ("appointment", "answer", "source", "text", "inbound", "delivery", "received_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        """Replies come from clients (a text, a keypad press) or the Scheduled Appointments screen."""
+        return False
 
 
 class AutomationRuleForm(forms.ModelForm):

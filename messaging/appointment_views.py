@@ -19,11 +19,11 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.shortcuts import get_object_or_404, render
 
-from clients.models import Appointment, AppointmentReply, AppointmentStatus, ConfirmationStatus
+from clients.models import Appointment, AppointmentStatus, ConfirmationStatus
 from core import clock
 from core.access import access_log, filter_summary
 from core.models import AccessKind
-from messaging.models import Delivery, InboundMessage
+from messaging.models import AppointmentReply, Delivery, InboundMessage
 from messaging.status_words import StatusWords, status_words
 from messaging.system_settings import get_setting
 
@@ -156,7 +156,7 @@ def appointments(request: HttpRequest) -> HttpResponse:
 
 
 def _mark_reviewed(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm("clients.change_appointmentreply"):
+    if not request.user.has_perm("messaging.change_appointmentreply"):
         raise PermissionDenied("You cannot mark client replies reviewed.")
     reply_id = _reply_id(request.POST.get("reply", ""))
     if reply_id is None:

@@ -23,10 +23,10 @@ from django.db.models import Q, QuerySet
 
 from bounces.models import DoNotSendEntry
 from bounces.selectors import dns_entries_for_client
-from clients.models import AppointmentReply, Client, ProfileChange
+from clients.models import Client, ProfileChange
 from clients.selectors import audit_field_label
 from messaging.explanations import NONE, Explanation, explain
-from messaging.models import Delivery, InboundMessage, Status
+from messaging.models import AppointmentReply, Delivery, InboundMessage, Status
 from messaging.status_words import StatusWords, status_words, when
 
 PAGE_SIZE = 50

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from clients.models import Appointment, AppointmentReply, ConfirmationStatus
+from clients.models import Appointment, ConfirmationStatus
 from core import clock
-from messaging.models import Broadcast, Delivery, Status
+from messaging.models import AppointmentReply, Broadcast, Delivery, Status
 
 CONFIRMATION_DAYS = 30
 

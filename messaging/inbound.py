@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from bounces import services as bounce_services
-from clients.models import Appointment, AppointmentReply, AppointmentStatus, Client, ConfirmationStatus, ReplySource
+from clients.models import Appointment, AppointmentStatus, Client, ConfirmationStatus
 from clients.services import sms_opted_out_set
 from core import clock
 from messaging.channels.sms.keywords import (  # noqa: F401  (InboundError, the word lists: re-exported)
@@ -49,7 +49,7 @@ from messaging.channels.sms.keywords import (  # noqa: F401  (InboundError, the 
     normalised_word,
     parse_twilio_inbound,
 )
-from messaging.models import Delivery, InboundMessage, Status
+from messaging.models import AppointmentReply, Delivery, InboundMessage, ReplySource, Status
 
 logger = logging.getLogger(__name__)
 

@@ -16,6 +16,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from messaging.channels.registry import choices as channel_choices
+from messaging.ehr_records import (  # noqa: F401  (models defined there are registered through this module)
+    AppointmentReply,
+    AutomationRule,
+    OffsetUnit,
+    PortalMessageRead,
+    ReplySource,
+)
 
 # The channels, from the registry (messaging/channels/registry.py): Channel.SMS == "sms", and so on.
 Channel = models.TextChoices("Channel", [(kind.upper(), (kind, label)) for kind, label in channel_choices()])

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from clients.models import Appointment, AppointmentStatus, AutomationRule, Client, StaffProfile
+from clients.models import Appointment, AppointmentStatus, Client, StaffProfile
 from core import clock
 from messaging.addresses import contact_address_for
 from messaging.automation.specs import (
@@ -39,7 +39,7 @@ from messaging.automation.specs import (
     stamp,
 )
 from messaging.channels.registry import channels_preferred_by, staff_defaults
-from messaging.models import MessageType, RecipientType
+from messaging.models import AutomationRule, MessageType, RecipientType
 from messaging.quiet_hours import day_opening
 from messaging.recipients import staff_address
 from messaging.system_settings import get_setting

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 
 from bounces.services import address_suppression
-from clients.models import AppointmentStatus, OffsetUnit
+from clients.models import AppointmentStatus
 from messaging import dispatch
 from messaging.addresses import contact_address_for
 from messaging.automation.candidates import (
@@ -41,7 +41,7 @@ from messaging.automation.specs import (
 )
 from messaging.dispatch.checks import hie_block_reason
 from messaging.exclusions import Why
-from messaging.models import Delivery, RecipientType, Status
+from messaging.models import Delivery, OffsetUnit, RecipientType, Status
 
 # --- Release: the checks at send time -------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from clients.models import Appointment, AppointmentStatus, Client, OffsetUnit
+from clients.models import Appointment, AppointmentStatus, Client
 from core import clock
 from messaging.automation.candidates import Candidate, Context, appointment_candidates, client_channels, staff_channels
 from messaging.automation.planner import _Broadcasts, _cancel, _new_row, plan
@@ -21,7 +21,7 @@ from messaging.automation.release import _appointment_state_reason, _membership_
 from messaging.automation.specs import BILLING, OPEN, PORTAL_PASSWORD, Offset, clinic_zone
 from messaging.content import Versions
 from messaging.exclusions import Why
-from messaging.models import Delivery, MessageType, RecipientType, Status
+from messaging.models import Delivery, MessageType, OffsetUnit, RecipientType, Status
 
 # --- Appointment services (call them from every place that books or changes appointments) ---------
 

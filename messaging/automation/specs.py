@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from clients.models import AppointmentStatus, OffsetUnit
+from clients.models import AppointmentStatus
 from core import clock
-from messaging.models import Status
+from messaging.models import OffsetUnit, Status
 from messaging.quiet_hours import day_opening, day_start
 from messaging.system_settings import get_setting
 

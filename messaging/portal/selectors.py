@@ -7,9 +7,10 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from clients.models import PortalAccount, PortalMessageRead
+from clients.models import PortalAccount
 from messaging.automation.specs import PORTAL_NOTICE
 from messaging.channels.registry import all_specs, spec_for
+from messaging.models import PortalMessageRead
 
 SHOWN_STATUSES = ("sent", "delivered")
 # Which copy of a message sent on several channels the inbox shows: the portal's own, then by rank.

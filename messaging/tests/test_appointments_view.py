@@ -8,11 +8,11 @@ import zoneinfo
 import pytest
 from django.contrib.auth.models import Permission
 
-from clients.models import AppointmentReply, AppointmentStatus, ConfirmationStatus
+from clients.models import AppointmentStatus, ConfirmationStatus
 from clients.tests.factories import make_appointment, make_client
 from core import clock
 from messaging.inbound import appointment_reply
-from messaging.models import InboundMessage
+from messaging.models import AppointmentReply, InboundMessage
 from messaging.services_settings import setting_update
 from messaging.system_settings import clear_cache
 

@@ -12,7 +12,6 @@ from bounces.services import dns_add
 from clients.models import (
     Appointment,
     AppointmentStatus,
-    AutomationRule,
     ContactMethod,
     MessagingProfile,
     StaffProfile,
@@ -21,7 +20,7 @@ from clients.tests.factories import make_appointment, make_client, make_clinicia
 from core import clock
 from messaging import automation
 from messaging.automation import run_planner
-from messaging.models import Broadcast, Delivery, MessageType, Status
+from messaging.models import AutomationRule, Broadcast, Delivery, MessageType, Status
 from messaging.rendering import delivery_context
 from messaging.services_settings import setting_update
 from messaging.system_settings import clear_cache
@@ -451,13 +450,13 @@ def test_planner_runs_on_demand_from_the_command_line():
 def test_staff_edit_send_times_in_the_admin(admin_client):
     upcoming = MessageType.objects.get(code="client-upcoming-appointment")
     data = {"message_type": upcoming.pk, "amount": "3", "unit": "d", "channels": ["sms", "email"], "active": "on"}
-    response = admin_client.post("/admin/clients/automationrule/add/", data)
+    response = admin_client.post("/admin/messaging/automationrule/add/", data)
     assert response.status_code == 302
     rule = AutomationRule.objects.get()
     assert rule.channels == ["sms", "email"] and rule.amount == 3
-    listing = admin_client.get("/admin/clients/automationrule/").content.decode()
+    listing = admin_client.get("/admin/messaging/automationrule/").content.decode()
     assert "3 days before the appointment" in listing and "Text (SMS), Email" in listing
-    too_far = admin_client.post("/admin/clients/automationrule/add/", {**data, "amount": "9999", "unit": "h"})
+    too_far = admin_client.post("/admin/messaging/automationrule/add/", {**data, "amount": "9999", "unit": "h"})
     assert too_far.status_code == 200 and "At most 1440 hours" in too_far.content.decode()
     assert admin_client.get("/admin/django_celery_beat/periodictask/").status_code == 200
     assert (

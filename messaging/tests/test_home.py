@@ -8,11 +8,11 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from clients.models import AppointmentReply, ConfirmationStatus, ReplySource
+from clients.models import ConfirmationStatus
 from clients.tests.factories import make_appointment, make_client
 from messaging import history
 from messaging.home import today_numbers
-from messaging.models import Broadcast, Status
+from messaging.models import AppointmentReply, Broadcast, ReplySource, Status
 from messaging.tests.dispatch_support import make_delivery, message_type
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,6 @@ from twilio.request_validator import RequestValidator
 
 from bounces.models import DoNotSendEntry
 from clients.models import (
-    AppointmentReply,
     AppointmentStatus,
     ConfirmationStatus,
     MessagingProfile,
@@ -21,7 +20,7 @@ from clients.models import (
 from clients.tests.factories import make_appointment, make_client, make_clinician
 from core import clock
 from messaging import dispatch, inbound
-from messaging.models import Broadcast, Delivery, InboundMessage, MessageType, ProviderEvent, Status
+from messaging.models import AppointmentReply, Broadcast, Delivery, InboundMessage, MessageType, ProviderEvent, Status
 from messaging.tests.dispatch_support import _fresh_rate_limits
 
 __all__ = ["_fresh_rate_limits"]

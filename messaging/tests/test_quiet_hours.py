@@ -20,13 +20,13 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from clients.models import Client, OffsetUnit
+from clients.models import Client
 from clients.tests.factories import make_client
 from core import clock
 from messaging import dispatch
 from messaging.automation import START, Offset, send_time
 from messaging.dispatch.checks import Verdict, check_before_send
-from messaging.models import Delivery, Status, SystemSetting
+from messaging.models import Delivery, OffsetUnit, Status, SystemSetting
 from messaging.services_settings import setting_update
 from messaging.system_settings import get_setting
 from messaging.tests.dispatch_support import _fresh_rate_limits, _public_base_url, make_delivery, refreshed, twilio_sim

@@ -8,9 +8,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from clients.models import ContactMethod, PortalAccount, PortalMessageRead
+from clients.models import ContactMethod, PortalAccount
 from clients.tests.factories import make_appointment, make_client
-from messaging.models import Broadcast, Delivery, MessageType, Status
+from messaging.models import Broadcast, Delivery, MessageType, PortalMessageRead, Status
 from messaging.services_settings import setting_update
 from messaging.system_settings import clear_cache
 
