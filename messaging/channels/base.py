@@ -93,6 +93,11 @@ class TransportError(Exception):
         )
 
 
+class NotKnown(Exception):
+    """The provider does not know this id (404) when asked for a message's status: nothing to apply;
+    ask again later (``ChannelSpec.status_lookup``, messaging.dispatch.reconcile)."""
+
+
 class Transport:
     """Sends one delivery through one provider. Subclasses set ``channel`` and implement ``send``."""
 

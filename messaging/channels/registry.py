@@ -84,6 +84,12 @@ class ChannelSpec:
     # has for this delivery, created since ``since`` ("" when it has none; raises when it cannot
     # tell). Asked before an attempt whose answer never came is sent again (messaging.dispatch.ambiguous).
     find_accepted: str = ""
+    # Dotted path of the module that asks the provider for a message's current state when its status
+    # callback is overdue (messaging.dispatch.reconcile): ``fetch_status(provider_id) -> dict`` (network
+    # only; raises ``messaging.channels.base.NotKnown`` for an id the provider does not know) and
+    # ``apply_status(delivery_id, provider_id, answer) -> bool`` (database only; False while the message
+    # is still in flight). Empty: the provider has no status API and the channel is not reconciled.
+    status_lookup: str = ""
 
     @property
     def phone_address(self) -> bool:
@@ -163,6 +169,11 @@ def switched_off(spec: ChannelSpec) -> str:
 def offered_choices() -> list[tuple[str, str]]:
     """The New tab's Contact Methods: the channels offered now."""
     return [(spec.kind, spec.label) for spec in _specs() if offered(spec)]
+
+
+def reconciled() -> tuple[ChannelSpec, ...]:
+    """The channels whose provider can be asked for a message's state (``status_lookup``)."""
+    return tuple(spec for spec in _specs() if spec.status_lookup)
 
 
 def staff_defaults() -> tuple[ChannelSpec, ...]:

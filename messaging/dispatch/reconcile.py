@@ -6,12 +6,13 @@ restarting. Without it a delivery would stay "sent" for good. So, on Celery beat
 ``RECONCILE_SWEEP_SECONDS`` (task ``messaging.reconcile``), :func:`reconcile_waiting`:
 
 1. selects up to ``RECONCILE_BATCH`` deliveries still ``sent`` (out with the provider) whose row has
-   not changed for ``RECONCILE_AFTER_SECONDS``, oldest first, on a channel with a status API;
-2. asks the provider for each one's current state — Twilio's Messages and Calls fetch through the
-   real ``twilio`` client, the fax API's ``GET …/faxes/{id}`` — outside any transaction, on
-   ``RECONCILE_CONCURRENCY`` threads (network only; the database is written from the calling
-   thread);
-3. applies what the provider says through the callback's own path
+   not changed for ``RECONCILE_AFTER_SECONDS``, oldest first, on a channel with a status API (its
+   ``ChannelSpec.status_lookup``);
+2. asks the provider for each one's current state — the channel's ``fetch_status``: Twilio's
+   Messages and Calls fetch through the real ``twilio`` client, the fax API's ``GET …/faxes/{id}``
+   — outside any transaction, on ``RECONCILE_CONCURRENCY`` threads (network only; the database is
+   written from the calling thread);
+3. applies what the provider says (the channel's ``apply_status``) through the callback's own path
    (:func:`messaging.outcomes.delivery_apply_status`, compare-and-set, forward only) with the
    callback's own event id (``<sid>:<status>``, ``<fax id>:FAX_COMPLETED:<status>``): a callback
    that arrives after all is a duplicate and changes nothing, and a reconciliation that loses the
@@ -34,19 +35,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.utils.module_loading import import_string
 
 from core import clock
+from messaging.channels.base import NotKnown
+from messaging.channels.registry import reconciled
 from messaging.models import Delivery, Status
-from messaging.outcomes import delivery_apply_status
 
 logger = logging.getLogger(__name__)
 
 _FAILURES_PER_CHANNEL = 3
-
-
-class NotKnown(Exception):
-    """The provider does not know this id (404): nothing to apply; ask again later."""
 
 
 @dataclass(frozen=True)
@@ -59,10 +57,21 @@ class Waiting:
 
 @dataclass(frozen=True)
 class Lookup:
-    """How one channel's provider is asked (network only) and its answer applied (database only)."""
+    """How one channel's provider is asked (network only) and its answer applied (database only):
+    the ``fetch_status`` and ``apply_status`` of the module its ``ChannelSpec.status_lookup`` names."""
 
     fetch: Callable[[str], dict[str, Any]]
-    apply: Callable[[Waiting, dict[str, Any]], bool]
+    apply: Callable[[int, str, dict[str, Any]], bool]
+
+
+def lookups() -> dict[str, Lookup]:
+    """The channels whose provider has a status API, by kind (from the registry)."""
+    return {
+        spec.kind: Lookup(
+            import_string(f"{spec.status_lookup}.fetch_status"), import_string(f"{spec.status_lookup}.apply_status")
+        )
+        for spec in reconciled()
+    }
 
 
 @dataclass
@@ -74,127 +83,6 @@ class Report:
     by_channel: dict[str, int] = field(default_factory=dict)
 
 
-# --- Twilio: Messages -----------------------------------------------------------------------------
-
-
-def _fetch_message(sid: str) -> dict[str, Any]:
-    from messaging.channels.sms.transport import twilio_client
-
-    message = _twilio_fetch(lambda: twilio_client().messages(sid).fetch())
-    return {"MessageSid": sid, "MessageStatus": str(message.status or ""), "ErrorCode": message.error_code}
-
-
-def _apply_message(row: Waiting, answer: dict[str, Any]) -> bool:
-    from messaging.channels.sms.webhooks import MESSAGE_STATUSES
-    from messaging.channels.twilio.errors import classify_sms_error
-
-    twilio_status = answer["MessageStatus"].lower()
-    status = MESSAGE_STATUSES.get(twilio_status)
-    if status is None or status in (Status.SENDING, Status.SENT):
-        return False
-    classification = None
-    if status == Status.FAILED:
-        classification = classify_sms_error(answer.get("ErrorCode") or "30008")
-    return delivery_apply_status(
-        delivery_id=row.pk,
-        status=status,
-        provider="twilio",
-        event_id=f"{row.provider_id}:{twilio_status}",  # the callback's id: whichever comes second is a duplicate
-        event_type=f"sms-{twilio_status}",
-        payload={**answer, "source": "reconciliation"},
-        classification=classification,
-        provider_message_id=row.provider_id,
-    )
-
-
-# --- Twilio: Calls --------------------------------------------------------------------------------
-
-
-def _fetch_call(sid: str) -> dict[str, Any]:
-    from messaging.channels.voice.transport import twilio_client
-
-    call = _twilio_fetch(lambda: twilio_client().calls(sid).fetch())
-    return {"CallSid": sid, "CallStatus": str(call.status or ""), "AnsweredBy": str(call.answered_by or "")}
-
-
-def _apply_call(row: Waiting, answer: dict[str, Any]) -> bool:
-    from messaging.channels.voice.webhooks import IN_PROGRESS, VOICEMAIL_NOT_ALLOWED, call_outcome
-
-    call_status = answer["CallStatus"].lower()
-    if not call_status or call_status in IN_PROGRESS:
-        return False
-    delivery = Delivery.objects.filter(pk=row.pk).first()
-    if delivery is None:
-        return False
-    status, classification, redial = call_outcome(delivery, call_status, answer["AnsweredBy"])
-    with transaction.atomic():  # as the status webhook (messaging.channels.voice.webhooks.voice_status)
-        changed = delivery_apply_status(
-            delivery_id=row.pk,
-            status=status,
-            provider="twilio",
-            event_id=f"{row.provider_id}:{call_status}",
-            event_type=f"call-{call_status}",
-            payload={**answer, "source": "reconciliation"},
-            classification=classification,
-            provider_message_id=row.provider_id,
-            redial=redial,
-        )
-        if changed and status == Status.SUPPRESSED:
-            Delivery.objects.filter(pk=row.pk, status=Status.SUPPRESSED).update(
-                status_reason=VOICEMAIL_NOT_ALLOWED, bounce_category="", hard_bounce=None
-            )
-    return changed
-
-
-def _twilio_fetch(fetch: Callable[[], Any]) -> Any:
-    from twilio.base.exceptions import TwilioRestException
-
-    try:
-        return fetch()
-    except TwilioRestException as exc:
-        if exc.status == 404:
-            raise NotKnown(str(exc)) from exc
-        raise
-
-
-# --- the fax API ----------------------------------------------------------------------------------
-
-_FAX_FINAL = ("COMPLETED", "FAILURE")
-
-
-def _fetch_fax(fax_id: str) -> dict[str, Any]:
-    from messaging.channels.fax.api import FaxApiError
-    from messaging.channels.fax.transport import fax_client
-
-    client = fax_client()
-    try:
-        return client.get_fax(fax_id)
-    except FaxApiError as exc:
-        if exc.status == 404:
-            raise NotKnown(str(exc)) from exc
-        raise
-    finally:
-        client.close()
-
-
-def _apply_fax(row: Waiting, fax: dict[str, Any]) -> bool:
-    from messaging.channels.fax.webhooks import apply_fax_event
-
-    if str(fax.get("status") or "").upper() not in _FAX_FINAL or str(fax.get("id") or "") != row.provider_id:
-        return False
-    # The FAX_COMPLETED callback's event, built from the fax object: the same event id.
-    return apply_fax_event(row.pk, {"event": "FAX_COMPLETED", "fax": fax, "source": "reconciliation"}, fax)
-
-
-# Channels whose provider has a status API. The channel's own package would be the better home for
-# its lookup (a ChannelSpec field, as ``preview``); the registry is shared, so the table is here.
-LOOKUPS: dict[str, Lookup] = {
-    "sms": Lookup(_fetch_message, _apply_message),
-    "voice": Lookup(_fetch_call, _apply_call),
-    "fax": Lookup(_fetch_fax, _apply_fax),
-}
-
-
 # --- the run --------------------------------------------------------------------------------------
 
 
@@ -202,7 +90,9 @@ def waiting(*, now: dt.datetime, limit: int) -> list[Waiting]:
     """Deliveries out with the provider (``sent``) and unchanged for ``RECONCILE_AFTER_SECONDS``."""
     before = now - dt.timedelta(seconds=settings.RECONCILE_AFTER_SECONDS)
     rows = (
-        Delivery.objects.filter(status=Status.SENT, updated_at__lt=before, channel__in=list(LOOKUPS))
+        Delivery.objects.filter(
+            status=Status.SENT, updated_at__lt=before, channel__in=[spec.kind for spec in reconciled()]
+        )
         .exclude(provider_message_id="")
         .order_by("updated_at", "id")
         .values_list("id", "channel", "provider_message_id", "updated_at")[:limit]
@@ -217,7 +107,8 @@ def reconcile_waiting(*, now: dt.datetime | None = None) -> Report:
     report = Report()
     if not rows:
         return report
-    answers = _ask(rows)
+    table = lookups()
+    answers = _ask(rows, table)
     for row, answer in zip(rows, answers, strict=True):
         if isinstance(answer, Exception):
             report.failed += not isinstance(answer, NotKnown)
@@ -225,7 +116,7 @@ def reconcile_waiting(*, now: dt.datetime | None = None) -> Report:
                 _ask_later(row, now=now)
             continue
         report.asked += 1
-        if LOOKUPS[row.channel].apply(row, answer):
+        if table[row.channel].apply(row.pk, row.provider_id, answer):
             report.applied += 1
             report.by_channel[row.channel] = report.by_channel.get(row.channel, 0) + 1
         else:
@@ -239,7 +130,7 @@ def reconcile_waiting(*, now: dt.datetime | None = None) -> Report:
     return report
 
 
-def _ask(rows: list[Waiting]) -> list[dict[str, Any] | Exception]:
+def _ask(rows: list[Waiting], table: dict[str, Lookup]) -> list[dict[str, Any] | Exception]:
     """Each row's provider answer (or the exception), asked on a few threads; no database here."""
     failures: dict[str, int] = {}
 
@@ -247,7 +138,7 @@ def _ask(rows: list[Waiting]) -> list[dict[str, Any] | Exception]:
         if failures.get(row.channel, 0) >= _FAILURES_PER_CHANNEL:
             return ConnectionError(f"{row.channel}: provider not answering; skipped this run")
         try:
-            answer = LOOKUPS[row.channel].fetch(row.provider_id)
+            answer = table[row.channel].fetch(row.provider_id)
         except NotKnown as exc:
             return exc
         except Exception as exc:  # network error, 5xx, 429: the next run asks again

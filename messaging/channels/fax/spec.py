@@ -29,4 +29,5 @@ SPEC = ChannelSpec(
     portal_rank=3,
     reaches_staff=False,
     plural="Faxes",
+    status_lookup="messaging.channels.fax.lookup",
 )

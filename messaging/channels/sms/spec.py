@@ -32,4 +32,5 @@ SPEC = ChannelSpec(
     staff_default_rank=1,
     plural="Text messages",
     find_accepted="messaging.channels.sms.lookup.find_accepted",
+    status_lookup="messaging.channels.sms.lookup",
 )

@@ -1,4 +1,5 @@
-"""Asking Twilio whether it already has a message or call whose create never got its answer.
+"""Asking Twilio about a message or call: whether it already has one whose create never got its
+answer, and (:func:`twilio_fetch`) one's current state when its status callback is overdue.
 
 A create that timed out may have been accepted. Before such a delivery is sent again
 (``messaging.dispatch.ambiguous``) Twilio's list API is asked for the newest resources to the same
@@ -12,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from messaging.channels.base import NotKnown
 
 SKEW = dt.timedelta(seconds=60)
 NEWEST = 20
@@ -38,3 +41,15 @@ def known_sids(sids: list[str]) -> set[str]:
     on_rows = Delivery.objects.filter(provider_message_id__in=sids).values_list("provider_message_id", flat=True)
     on_attempts = Attempt.objects.filter(provider_message_id__in=sids).values_list("provider_message_id", flat=True)
     return set(on_rows) | set(on_attempts)
+
+
+def twilio_fetch(fetch: Callable[[], Any]) -> Any:
+    """``fetch()`` (one Messages or Calls fetch); Twilio's 404 becomes :class:`NotKnown`."""
+    from twilio.base.exceptions import TwilioRestException
+
+    try:
+        return fetch()
+    except TwilioRestException as exc:
+        if exc.status == 404:
+            raise NotKnown(str(exc)) from exc
+        raise

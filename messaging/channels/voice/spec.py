@@ -35,4 +35,5 @@ SPEC = ChannelSpec(
     portal_rank=2,
     plural="Voice calls",
     find_accepted="messaging.channels.voice.lookup.find_accepted",
+    status_lookup="messaging.channels.voice.lookup",
 )
