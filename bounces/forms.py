@@ -37,7 +37,7 @@ class DnsAddForm(forms.Form):
         channel, address = data.get("channel"), data.get("address")
         if not channel or not address:
             return data
-        is_domain = bool(data.get("is_domain")) or (channel == DnsChannel.EMAIL and address.strip().startswith("@"))
+        is_domain = bool(data.get("is_domain")) or (DnsChannel.holds_email(channel) and address.strip().startswith("@"))
         try:
             data["address"] = normalise_address(channel=channel, address=address, is_domain=is_domain, strict=True)
         except ValidationError as exc:

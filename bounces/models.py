@@ -19,6 +19,17 @@ class DnsChannel(models.TextChoices):
     VOICE = "voice", "Voice"
     FAX = "fax", "Fax"
 
+    # What the list knows of each kind of address, said once here (callers ask, never name a channel).
+    @classmethod
+    def holds_email(cls, channel: str) -> bool:
+        """Whether ``channel``'s entries are e-mail addresses: stored lower-case; a whole domain may be blocked."""
+        return channel == cls.EMAIL
+
+    @classmethod
+    def stop_channel(cls) -> DnsChannel:
+        """The channel a STOP reply blocks and a START reply unblocks (texts)."""
+        return cls.SMS
+
 
 class DnsReason(models.TextChoices):
     UNSUBSCRIBE = "unsubscribe", "Unsubscribed"

@@ -21,8 +21,13 @@ def email_domain(address: str) -> str:
     return address.rsplit("@", 1)[-1].lower() if "@" in address else ""
 
 
+# The channels whose addresses are e-mail addresses (compared lower-case; a domain may be blocked),
+# asked once: ``normalise`` runs for every row Refresh lists.
+_EMAIL = frozenset(channel for channel in DnsChannel.values if DnsChannel.holds_email(channel))
+
+
 def normalise(channel: str, address: str) -> str:
-    return address.strip().lower() if channel == DnsChannel.EMAIL else address.strip()
+    return address.strip().lower() if channel in _EMAIL else address.strip()
 
 
 _SEPARATOR = "\x1f"  # ASCII unit separator: in no address or domain (addresses are validated)
@@ -44,7 +49,7 @@ def blocked_addresses(channel: str, addresses: Iterable[str]) -> dict[str, DoNot
     wanted = {normalise(channel, a) for a in addresses if a}
     if not wanted:
         return {}
-    domains = {email_domain(a) for a in wanted} if channel == DnsChannel.EMAIL else set()
+    domains = {email_domain(a) for a in wanted} if channel in _EMAIL else set()
     entries = (
         active_entries()
         .filter(channel=channel)

@@ -78,10 +78,10 @@ def normalise_address(*, channel: str, address: str, is_domain: bool = False, st
     if not value:
         raise ValidationError("Enter an address.")
     if is_domain:
-        if channel != DnsChannel.EMAIL:
+        if not DnsChannel.holds_email(channel):
             raise ValidationError("Only e-mail addresses can be blocked by domain.")
         return _normalise_domain(value)
-    if channel == DnsChannel.EMAIL:
+    if DnsChannel.holds_email(channel):
         if value.startswith("@"):
             raise ValidationError("To block a whole domain, tick “Whole domain”, or enter an e-mail address.")
         value = value.lower()
@@ -121,14 +121,14 @@ def _stored_address(channel: str, address: str) -> str:
 
     Cheap on the hot path (every delivered callback): an e-mail address is only lower-cased (what
     validating it would return either way), and a number already in E.164 is not parsed again."""
-    if channel == DnsChannel.EMAIL:
+    if DnsChannel.holds_email(channel):
         return address.strip().lower()
     if _E164_RE.fullmatch(address):
         return address
     try:
         return normalise_address(channel=channel, address=address)
     except ValidationError:
-        return address.strip().lower() if channel == DnsChannel.EMAIL else address.strip()
+        return address.strip().lower() if DnsChannel.holds_email(channel) else address.strip()
 
 
 # --- The Do-Not-Send list ------------------------------------------------------------------------
@@ -240,7 +240,7 @@ def address_suppression(channel: str, address: str) -> DoNotSendEntry | None:
         return None
     value = _stored_address(channel, address)
     wanted = Q(is_domain=False, address=value)
-    if channel == DnsChannel.EMAIL and "@" in value:
+    if DnsChannel.holds_email(channel) and "@" in value:
         wanted |= Q(is_domain=True, address=value.rsplit("@", 1)[1])
     entries = (
         _unexpired(channel).exclude(reason=DnsReason.SOFT_BOUNCES).filter(wanted).order_by("is_domain", "-created_at")
@@ -264,7 +264,7 @@ def bounce_reason_for(channel: str, classification: Classification) -> str:
     """Which Do-Not-Send reason a hard failure records."""
     hint = (getattr(classification, "reason", "") or "").lower()
     if classification.category in (DNS_CATEGORY, DOMAIN_DNS_CATEGORY):
-        if channel == DnsChannel.SMS:
+        if channel == DnsChannel.stop_channel():  # the carrier refuses a number that replied STOP
             return DnsReason.SMS_STOP
         if "complain" in hint or "spam" in hint:
             return DnsReason.COMPLAINT
@@ -393,7 +393,11 @@ def sms_opt_out(*, phone: str, evidence: str = "") -> DoNotSendEntry:
     clients with this cell phone)."""
     number = normalise_phone(phone)
     return dns_add(
-        channel=DnsChannel.SMS, address=number, reason=DnsReason.SMS_STOP, category=DNS_CATEGORY, note=evidence
+        channel=DnsChannel.stop_channel(),
+        address=number,
+        reason=DnsReason.SMS_STOP,
+        category=DNS_CATEGORY,
+        note=evidence,
     )
 
 
@@ -403,19 +407,13 @@ def sms_opt_in(*, phone: str, evidence: str = "") -> int:
     with transaction.atomic():
         entries = list(
             DoNotSendEntry.objects.filter(
-                channel=DnsChannel.SMS, address=number, is_domain=False, active=True, reason=DnsReason.SMS_STOP
+                channel=DnsChannel.stop_channel(),
+                address=number,
+                is_domain=False,
+                active=True,
+                reason=DnsReason.SMS_STOP,
             )
         )
         for entry in entries:
             dns_remove(entry=entry, user=None, reason=f"Replied START. {evidence}".strip())
     return len(entries)
-
-
-# --- Housekeeping ---------------------------------------------------------------------------------
-
-
-def dns_retire_expired() -> int:
-    """Mark expired pauses inactive (they stopped applying already); returns how many."""
-    now = _now()
-    expired = DoNotSendEntry.objects.filter(active=True, expires_at__isnull=False, expires_at__lte=now)
-    return expired.update(active=False, removed_at=now, removal_reason="Suppression expired")

@@ -40,18 +40,36 @@ def test_no_production_module_is_over_600_lines():
     assert long == {}
 
 
+# The enums whose members are channels: messaging.models.Channel (built from the registry) and
+# bounces.models.DnsChannel (the Do-Not-Send list's vocabulary). ``Channel.SMS`` decides as "sms" does.
+CHANNEL_ENUMS = frozenset({"Channel", "DnsChannel"})
+
+
 class _ChannelDecisions(ast.NodeVisitor):
-    """String constants equal to a channel used to *decide* on one: compared (``channel == "sms"``,
+    """Channels named to *decide* on one: a string constant equal to a channel, or a member of a
+    channel enum (``Channel.SMS``, ``DnsChannel.EMAIL``), compared (``channel == "sms"``,
     ``in {"sms", ...}``), a dict's key (``{"sms": ...}``) or passed as ``channel=`` / ``channels=``.
     Field names (``"email"`` in a form's fields, ``row["email"]``) and choices tuples are not decisions."""
 
     def __init__(self, names: set[str]) -> None:
         self.names = names
+        self.members = {name.upper(): name for name in names}
         self.hits: list[tuple[int, str]] = []
 
+    def _channel(self, node: ast.AST | None) -> str:
+        """The channel ``node`` names ("" for none): ``"sms"``, ``Channel.SMS``, ``models.DnsChannel.SMS``."""
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in self.names:
+            return node.value
+        if isinstance(node, ast.Attribute) and node.attr in self.members:
+            enum = node.value
+            enum_name = enum.id if isinstance(enum, ast.Name) else enum.attr if isinstance(enum, ast.Attribute) else ""
+            if enum_name in CHANNEL_ENUMS:
+                return self.members[node.attr]
+        return ""
+
     def _note(self, node: ast.AST | None) -> None:
-        if isinstance(node, ast.Constant) and node.value in self.names:
-            self.hits.append((node.lineno, node.value))
+        if name := self._channel(node):
+            self.hits.append((getattr(node, "lineno", 0), name))
         elif isinstance(node, (ast.Set, ast.Tuple, ast.List)):
             for element in node.elts:
                 self._note(element)
@@ -65,10 +83,11 @@ class _ChannelDecisions(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Dict(self, node: ast.Dict) -> None:
-        # A table over channels ({"sms": ..., "voice": ...}); one key that happens to be "email" is
-        # a field name ({"email": address}).
-        keys = [k for k in node.keys if isinstance(k, ast.Constant) and k.value in self.names]
-        if len(keys) >= 2:
+        # A table over channels ({"sms": ..., "voice": ...}, {Channel.SMS: ...}); one string key that
+        # happens to be "email" is a field name ({"email": address}), one enum member is not.
+        keys = [k for k in node.keys if self._channel(k)]
+        strings = [k for k in keys if isinstance(k, ast.Constant)]
+        if len(strings) >= 2 or len(keys) > len(strings):
             for key in keys:
                 self._note(key)
         self.generic_visit(node)
@@ -108,3 +127,18 @@ def test_the_decision_finder_finds_decisions():
     visitor = _ChannelDecisions({"sms", "fax", "voice", "email"})
     visitor.visit(ast.parse(source))
     assert visitor.hits == [(1, "sms"), (2, "fax"), (2, "sms"), (3, "voice")]
+
+
+def test_the_decision_finder_finds_enum_members_as_it_finds_strings():
+    source = (
+        "if channel == DnsChannel.EMAIL: pass\n"  # 1: compared
+        "ok = kind in {Channel.SMS, Channel.VOICE}\n"  # 2: membership
+        "RATES = {Channel.FAX: 1}\n"  # 3: a dict key
+        "add(channel=DnsChannel.SMS)\n"  # 4: keyword
+        "found = models.Channel.VOICE != kind\n"  # 5: through a module
+        "CHOICES = DnsChannel.choices\nfield = forms.ChoiceField(initial=DnsChannel.EMAIL)\n"  # 6, 7: not decisions
+        "x = Other.SMS == kind\nlabel = Channel.SMS.label\n"  # 8: another enum; 9: not compared
+    )
+    visitor = _ChannelDecisions({"sms", "fax", "voice", "email"})
+    visitor.visit(ast.parse(source))
+    assert visitor.hits == [(1, "email"), (2, "sms"), (2, "voice"), (3, "fax"), (4, "sms"), (5, "voice")]

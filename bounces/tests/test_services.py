@@ -278,16 +278,3 @@ def test_sms_start_does_not_lift_other_entries() -> None:
     services.dns_add(channel="sms", address="+16175550199", reason=DnsReason.HARD_BOUNCE)
     assert services.sms_opt_in(phone="+16175550199", evidence="START") == 0
     assert services.address_suppression("sms", "+16175550199") is not None
-
-
-def test_housekeeping_retires_expired_suppressions() -> None:
-    with clock.freeze(T0) as frozen:
-        for _ in range(3):
-            services.bounce_record(delivery=make_delivery(address="tidy@example.org"), classification=SOFT)
-        services.dns_add(channel="email", address="forever@example.org", reason=DnsReason.STAFF)
-        assert services.dns_retire_expired() == 0
-        frozen.advance(days=4)
-        assert services.dns_retire_expired() == 1
-    tidy = DoNotSendEntry.objects.get(address="tidy@example.org")
-    assert not tidy.active and tidy.removal_reason == "Suppression expired"
-    assert DoNotSendEntry.objects.get(address="forever@example.org").active
