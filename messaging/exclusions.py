@@ -21,6 +21,8 @@ class Why:
     STAFF_NO_ADDRESS = "No {what} in the user profile"
     UNTICKED = "Unticked by staff"
     PART2 = "42 CFR Part 2 diagnosis: HIE messages are prohibited (setting 490)"
+    # The broadcast
+    BROADCAST_CANCELLED = "Broadcast cancelled"
     # The appointment
     CANCELLED = "Appointment cancelled"
     COMPLETED = "Appointment already took place"

@@ -45,7 +45,7 @@ from messaging.automation.candidates import (
     staff_channels,
 )
 from messaging.automation.planner import PlannerResult, automated_broadcast, plan, run_planner, write_rows
-from messaging.automation.release import Verdict, release_due, verdict_for
+from messaging.automation.release import ReleaseVerdict, release_due, verdict_for
 from messaging.automation.schedules import PLANNER_SCHEDULE_NAME, PLANNER_TASK, ensure_automation_schedules
 from messaging.automation.services import (
     appointment_booked,
@@ -118,7 +118,7 @@ __all__ = [
     "Context",
     "Offset",
     "PlannerResult",
-    "Verdict",
+    "ReleaseVerdict",
     "Why",
     "appointment_booked",
     "appointment_cancelled",

@@ -47,7 +47,10 @@ from messaging.models import Delivery, OffsetUnit, RecipientType, Status
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ReleaseVerdict:
+    """The status a due automated delivery moves to from ``scheduled`` (queued, suppressed or cancelled),
+    unlike ``dispatch.checks.Verdict``, the action on a claimed delivery about to go out (send, defer...)."""
+
     status: str
     reason: str = ""
     category: str = ""
@@ -106,26 +109,26 @@ def _release_one(delivery: Delivery, ctx: Context) -> str:
     return verdict.status if moved else ""
 
 
-def verdict_for(delivery: Delivery, ctx: Context) -> Verdict:
+def verdict_for(delivery: Delivery, ctx: Context) -> ReleaseVerdict:
     """Whether a due automated delivery may go out now, and if not why (checked at its send time)."""
     why = _state_reason(delivery, ctx)
     if why:
-        return Verdict(Status.CANCELLED, why)
+        return ReleaseVerdict(Status.CANCELLED, why)
     if delivery.client_id is not None:
         gate = _client_gate(delivery)
         if gate is not None:
             return gate
     if delivery.message_type.code in (JAAS_1, JAAS_2) and not getattr(delivery.appointment, "meeting_link", ""):
-        return Verdict(Status.SUPPRESSED, Why.NO_LINK)
+        return ReleaseVerdict(Status.SUPPRESSED, Why.NO_LINK)
     why = _membership_reason(delivery, ctx)
     if why:
-        return Verdict(Status.CANCELLED, why)
+        return ReleaseVerdict(Status.CANCELLED, why)
     if _window_opens_too_late(delivery, ctx.now):
-        return Verdict(Status.CANCELLED, Why.TOO_LATE)
+        return ReleaseVerdict(Status.CANCELLED, Why.TOO_LATE)
     if delivery.client_id is not None:
         choice = contact_address_for(delivery.client, delivery.channel)
         if not choice.ok:
-            return Verdict(Status.SUPPRESSED, choice.reason, source=choice.source)
+            return ReleaseVerdict(Status.SUPPRESSED, choice.reason, source=choice.source)
         return _dns_verdict(delivery.channel, choice.address, choice.source)
     return _staff_address_verdict(delivery)
 
@@ -182,20 +185,20 @@ def _appointment_state_reason(delivery: Delivery, key: str, ctx: Context) -> str
     return ""
 
 
-def _client_gate(delivery: Delivery) -> Verdict | None:
+def _client_gate(delivery: Delivery) -> ReleaseVerdict | None:
     """Client-level checks: active, consent, Part 2 (setting 490)."""
     client = delivery.client
     if client is None:  # a staff message: no client checks
         return None
     if not client.is_active:
-        return Verdict(Status.CANCELLED, Why.INACTIVE)
+        return ReleaseVerdict(Status.CANCELLED, Why.INACTIVE)
     profile = _related(client, "messaging")
     if profile is None:
-        return Verdict(Status.SUPPRESSED, Why.NO_PROFILE)
+        return ReleaseVerdict(Status.SUPPRESSED, Why.NO_PROFILE)
     if not profile.consent_given:
-        return Verdict(Status.SUPPRESSED, Why.NO_CONSENT)
+        return ReleaseVerdict(Status.SUPPRESSED, Why.NO_CONSENT)
     part2 = hie_block_reason(client=client, message_type=delivery.message_type)
-    return Verdict(Status.SUPPRESSED, part2) if part2 else None
+    return ReleaseVerdict(Status.SUPPRESSED, part2) if part2 else None
 
 
 def _membership_reason(delivery: Delivery, ctx: Context) -> str:
@@ -220,18 +223,18 @@ def _membership_reason(delivery: Delivery, ctx: Context) -> str:
     return Why.CHANGED
 
 
-def _staff_address_verdict(delivery: Delivery) -> Verdict:
+def _staff_address_verdict(delivery: Delivery) -> ReleaseVerdict:
     address, source = recipient_address(delivery.channel, client=None, user=delivery.user)
     if not address:
-        return Verdict(Status.SUPPRESSED, Why.staff_no_address(delivery.channel))
+        return ReleaseVerdict(Status.SUPPRESSED, Why.staff_no_address(delivery.channel))
     return _dns_verdict(delivery.channel, address, source)
 
 
-def _dns_verdict(channel: str, address: str, source: str) -> Verdict:
+def _dns_verdict(channel: str, address: str, source: str) -> ReleaseVerdict:
     entry = address_suppression(channel, address)
     if entry is not None:
         category = "Domain DNS" if entry.is_domain else "DNS"
-        return Verdict(
+        return ReleaseVerdict(
             Status.SUPPRESSED, Why.dns(entry.get_reason_display(), entry.is_domain), category, address, source
         )
-    return Verdict(Status.QUEUED, address=address, source=source)
+    return ReleaseVerdict(Status.QUEUED, address=address, source=source)

@@ -38,7 +38,10 @@ PART2_REASON = Why.PART2
 
 @dataclass(frozen=True)
 class Verdict:
-    """What to do with a claimed delivery now: send (to ``address``), suppress, cancel or defer."""
+    """What to do with a claimed delivery now: send (to ``address``), suppress, cancel or defer.
+
+    The dispatcher's verdict on a row it has claimed; ``automation.release.ReleaseVerdict`` is the
+    planner's on a due automated row still ``scheduled`` (the status it moves to: queued or not)."""
 
     action: str
     address: str = ""
@@ -61,10 +64,10 @@ def hie_block_reason(*, client: Client | None, message_type: MessageType) -> str
 def resolve_address(delivery: Delivery) -> Verdict:
     """Consent, STOP and the address as they are now (they may have changed since Refresh)."""
     if delivery.broadcast.state == Broadcast.State.CANCELLED:
-        return Verdict("cancel", reason="Broadcast cancelled")
+        return Verdict("cancel", reason=Why.BROADCAST_CANCELLED)
     appointment = delivery.appointment
     if appointment is not None and appointment.status == AppointmentStatus.CANCELLED:
-        return Verdict("cancel", reason="Appointment cancelled")
+        return Verdict("cancel", reason=Why.CANCELLED)
     if appointment is not None and _before_the_appointment(delivery) and appointment.start <= clock.now():
         return Verdict("cancel", reason=Why.STARTED)  # a reminder that would arrive after the start
     address = delivery.address
@@ -127,7 +130,8 @@ def check_before_send(delivery: Delivery, verdict: Verdict, blocked: dict[str, A
     entry = blocked.get(normalise(delivery.channel, verdict.address))
     if entry is not None:
         category = "Domain DNS" if entry.is_domain else "DNS"
-        return Verdict("suppress", reason=f"On the Do-Not-Send list: {entry.get_reason_display()}", category=category)
+        # The words Refresh showed for the same entry (messaging.recipients): one vocabulary.
+        return Verdict("suppress", reason=Why.dns(entry.get_reason_display(), entry.is_domain), category=category)
     later = next_window_start(delivery.channel, recipient_zone(delivery), now)
     if later is not None:
         return Verdict("defer", reason=_outside_reason(delivery), at=later)

@@ -244,7 +244,9 @@ def test_do_not_send_entry_added_after_refresh_suppresses_with_category(daytime,
     send_all(daytime.now())
     delivery = refreshed(delivery)
     assert (delivery.status, delivery.bounce_category, delivery.hard_bounce) == (Status.SUPPRESSED, "DNS", True)
-    assert "Do-Not-Send" in delivery.status_reason and accepted(twilio_sim) == []
+    # the words Refresh shows for the same entry (messaging.exclusions.Why.dns)
+    assert delivery.status_reason == "The address is on the Do-Not-Send list (Added by staff)"
+    assert accepted(twilio_sim) == []
 
 
 def test_changed_chart_number_is_used_at_send_time(daytime, twilio_sim):
@@ -265,6 +267,7 @@ def test_cancelled_broadcast_and_cancelled_appointment_are_not_sent(daytime, twi
     second = make_delivery(client=client, code="client-upcoming-appointment", appointment=appointment)
     send_all(daytime.now())
     assert refreshed(first).status == Status.CANCELLED and refreshed(second).status == Status.CANCELLED
+    assert refreshed(first).status_reason == "Broadcast cancelled"
     assert refreshed(second).status_reason == "Appointment cancelled" and accepted(twilio_sim) == []
 
 
