@@ -31,11 +31,8 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self) -> None:
-        from anymail.signals import inbound, tracking
-
         from messaging.bootstrap import ensure_reference_data
-        from messaging.channels.email.inbound import on_inbound
-        from messaging.channels.email.tracking import on_tracking
+        from messaging.channels.registry import run_ready_hooks
 
         post_migrate.connect(ensure_reference_data, sender=self)
         # The automated-messaging planner's beat schedule (django-celery-beat), created once.
@@ -44,11 +41,6 @@ class MessagingConfig(AppConfig):
         appointment_changed.connect(_replan_appointment, dispatch_uid="messaging.replan_appointment")
         # The chart warns about Do-Not-Send entries for the client's addresses.
         chart_warnings.connect(_dns_warnings, dispatch_uid="messaging.dns_warnings")
-        # The e-mail channel's webhooks: anymail's views authenticate and normalise ESP tracking
-        # events and inbound messages (bounce DSNs), then send these signals.
-        tracking.connect(on_tracking, dispatch_uid="messaging.email.tracking")
-        inbound.connect(on_inbound, dispatch_uid="messaging.email.inbound")
-        # ... which fail closed: a missing webhook secret or a broken ESP set-up stops start-up.
-        from messaging.channels.email import checks as email_checks
-
-        email_checks.register()
+        # Each channel's start-up hook (the e-mail channel connects anymail's signals and its
+        # fail-closed system checks): ChannelSpec.ready.
+        run_ready_hooks()

@@ -10,7 +10,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from messaging.channels.email.unsubscribe import unsubscribe as email_unsubscribe
+from messaging.channels.registry import site_urlpatterns
 from messaging.home import today_numbers
 from pimsy_messaging.logins import is_portal_user
 from pimsy_messaging.staff_login import StaffLoginView
@@ -50,10 +50,9 @@ urlpatterns = [
     path("clients/", include("clients.urls")),
     path("messaging/", include("messaging.urls")),
     path("bounces/", include("bounces.urls")),
-    # The e-mail channel's one-click unsubscribe, at the address e-mails already sent link to.
-    path("bounces/unsubscribe/<str:token>/", email_unsubscribe, name="email-unsubscribe"),
     path("webhooks/", include("messaging.webhook_urls")),
     path("portal/", include("messaging.portal.urls")),
-    # anymail's ESP webhooks: only the configured ESPs', behind basic auth (fails closed).
-    path("anymail/", include("messaging.channels.email.anymail_urls")),
+    # Channels' paths at the root (e-mail: the one-click unsubscribe e-mails link to, anymail's
+    # webhooks for the configured ESPs only): ChannelSpec.site_urls.
+    *site_urlpatterns(),
 ]

@@ -69,6 +69,12 @@ class ChannelSpec:
     rate_per_second: float = 0.0  # the provider's default send rate (RATE_<KIND>_PER_SECOND overrides); 0: none
     offered_setting: int | None = None  # a numbered Yes/No setting that offers it on the New tab (620)
     webhook_urls: str = ""  # module whose ``urlpatterns`` are mounted under /webhooks/
+    # Module whose ``urlpatterns`` are mounted at the site's root: paths a provider or a message
+    # already sent fixes (anymail's /anymail/<esp>/…, an e-mail's /bounces/unsubscribe/<token>/).
+    site_urls: str = ""
+    # Dotted path of ``f() -> None`` run once when messaging starts (AppConfig.ready): connect the
+    # provider library's signals, register the channel's system checks.
+    ready: str = ""
     preview_rank: int = 9  # which template the New tab previews first, before a Contact Method is chosen
     # The order of a message's copies: which one the portal inbox shows when a message went on several
     # channels, and the Failure Summary's columns (e-mail, text, voice, fax).
@@ -169,6 +175,19 @@ def switched_off(spec: ChannelSpec) -> str:
 def offered_choices() -> list[tuple[str, str]]:
     """The New tab's Contact Methods: the channels offered now."""
     return [(spec.kind, spec.label) for spec in _specs() if offered(spec)]
+
+
+def site_urlpatterns() -> list:
+    """Every channel's root-level URL patterns (``site_urls``), for the project's urls."""
+    return [pattern for spec in _specs() if spec.site_urls for pattern in import_module(spec.site_urls).urlpatterns]
+
+
+def run_ready_hooks() -> None:
+    """Each channel's start-up hook (``ready``), from messaging's AppConfig.ready."""
+    for spec in _specs():
+        if spec.ready:
+            module, _, name = spec.ready.rpartition(".")
+            getattr(import_module(module), name)()
 
 
 def reconciled() -> tuple[ChannelSpec, ...]:

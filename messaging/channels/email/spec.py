@@ -28,4 +28,6 @@ SPEC = ChannelSpec(
     portal_rank=0,
     staff_default_rank=0,
     plural="E-mails",
+    site_urls="messaging.channels.email.urls",
+    ready="messaging.channels.email.setup.ready",
 )
