@@ -9,11 +9,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from messaging.channels.sms.tests.test_transport_sms import sms_path, status_params
 from messaging.channels.webhook_support import STATUS_FIELDS, delivery_for_status_callback
 from messaging.models import Attempt, Delivery, ProviderEvent, Status
 from messaging.outcomes import delivery_apply_status
 from messaging.tests.dispatch_support import _fresh_rate_limits, _public_base_url, daytime, make_delivery, twilio_post
-from messaging.tests.test_channels_sms import sms_path, status_params
 from tests.fixtures import need
 
 __all__ = ["_fresh_rate_limits", "_public_base_url", "daytime"]
