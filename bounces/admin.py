@@ -9,10 +9,11 @@ from django.urls import reverse
 
 from bounces.conf import environment_defaults
 from bounces.models import DoNotSendEntry, SoftBounce, SoftFailurePolicy
+from core.admin import PhiAccessLogged
 
 
 @admin.register(DoNotSendEntry)
-class DoNotSendEntryAdmin(admin.ModelAdmin):
+class DoNotSendEntryAdmin(PhiAccessLogged, admin.ModelAdmin):
     """Read-mostly: staff add and remove entries on Utilities > Do-Not-Send List (removal needs a reason)."""
 
     list_display = ("created_at", "channel", "address", "is_domain", "reason", "category", "active", "expires_at")
@@ -26,8 +27,10 @@ class DoNotSendEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(SoftBounce)
-class SoftBounceAdmin(admin.ModelAdmin):
+class SoftBounceAdmin(PhiAccessLogged, admin.ModelAdmin):
     """One row per message that ended failed (soft): what the pause counts."""
+
+    access_client_field = "delivery.client_id"
 
     list_display = ("occurred_at", "channel", "address", "category", "delivery", "cleared_at")
     list_filter = ("channel", "category")

@@ -19,6 +19,8 @@ from bounces.forms import DnsAddForm, DnsFilterForm, DnsRemoveForm
 from bounces.models import DnsReason, DoNotSendEntry
 from bounces.services import dns_add, dns_remove
 from core import clock
+from core.access import access_log, filter_summary
+from core.models import AccessKind
 
 LIST_PAGE = "bounces/dns_list.html"
 
@@ -73,6 +75,7 @@ def _list_context(
     query = urlencode({k: v for k, v in data.items() if v and k != "show_removed"})
     if data.get("show_removed"):
         query = f"{query}&show_removed=on" if query else "show_removed=on"
+    _log_list(request, data, page)
     return {
         "filters": filters,
         "page": page,
@@ -83,6 +86,20 @@ def _list_context(
         "remove_form": remove_form,
         "remove_entry": remove_entry,
     }
+
+
+def _log_list(request: HttpRequest, data: dict[str, Any], page: Any) -> None:
+    """Every page showing the list (also re-drawn after adding or removing) shows clients' addresses:
+    who saw which filtered page, the search only as ``search=(given)``."""
+    values = {
+        "search": data.get("q", ""),
+        "channel": data.get("channel", ""),
+        "reason": data.get("reason", ""),
+        "show_removed": bool(data.get("show_removed")),
+        "page": page.number if page.number > 1 else "",
+    }
+    summary = filter_summary(values, private=["search"])
+    access_log(request, kind=AccessKind.DO_NOT_SEND_LIST, summary=summary, rows=len(page.object_list))
 
 
 @login_required

@@ -27,6 +27,7 @@ from clients.services import (
     snapshot,
 )
 from clients.signals import appointment_changed
+from core.admin import PhiAccessLogged
 
 # Inline rows whose changes are audited (issue 13, row 8): their fields, and the audit rows' prefix.
 AUDITED_INLINES: dict[type, tuple[tuple[str, ...], str]] = {
@@ -48,7 +49,8 @@ class MessagingContactInline(admin.StackedInline):
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
+class ClientAdmin(PhiAccessLogged, admin.ModelAdmin):
+    access_client_field = "pk"
     list_display = (
         "last_name",
         "first_name",
@@ -96,7 +98,7 @@ class ClientAdmin(admin.ModelAdmin):
 
 
 @admin.register(Appointment)
-class AppointmentAdmin(admin.ModelAdmin):
+class AppointmentAdmin(PhiAccessLogged, admin.ModelAdmin):
     list_display = ("start", "client", "clinician", "status", "confirmation", "is_telehealth", "is_initial")
     list_filter = ("status", "confirmation", "is_telehealth", "is_initial")
     search_fields = ("client__last_name", "client__first_name", "clinician__username", "clinician__last_name")
@@ -124,7 +126,7 @@ class AppointmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(PortalAccount)
-class PortalAccountAdmin(admin.ModelAdmin):
+class PortalAccountAdmin(PhiAccessLogged, admin.ModelAdmin):
     list_display = ("client", "user", "is_active", "created_at")
     list_filter = ("is_active",)
     autocomplete_fields = ("client",)
@@ -132,7 +134,7 @@ class PortalAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProfileChange)
-class ProfileChangeAdmin(admin.ModelAdmin):
+class ProfileChangeAdmin(PhiAccessLogged, admin.ModelAdmin):
     list_display = ("changed_at", "client", "field", "old_value", "new_value", "changed_by", "source")
     list_filter = ("field", "source")
     search_fields = ("client__last_name", "client__first_name")

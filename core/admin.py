@@ -1,5 +1,7 @@
 """Administration › Audit: the PHI access log (search, filter, CSV export) and Django's own admin log, both
-read-only: nobody adds, changes or deletes an entry here, one by one or in bulk."""
+read-only: nobody adds, changes or deletes an entry here, one by one or in bulk. And ``PhiAccessLogged``,
+which the admins of PHI models (clients, deliveries, what messages said, replies…) use to log who opened
+their lists and records."""
 
 from __future__ import annotations
 
@@ -10,15 +12,60 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import PAGE_VAR
+from django.contrib.admin.views.main import PAGE_VAR, SEARCH_VAR
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseBadRequest, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseBase, StreamingHttpResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
 
-from core.models import AccessLog
+from core.access import access_log, filter_summary
+from core.models import AccessKind, AccessLog
 
 EXPORT_CHUNK = 2000
+
+
+class PhiAccessLogged(admin.ModelAdmin):
+    """An admin of a model holding PHI: each list page shown writes one access-log row (the model, the
+    filters with any search only as ``search=(given)``, the rows on the page), and so does each record
+    opened (its id and, where ``access_client_field`` leads to one, the client's id). Put it first among
+    the bases (``class ClientAdmin(PhiAccessLogged, admin.ModelAdmin)``)."""
+
+    #: How to get from a record to its client's id ("pk" for the client itself, "appointment.client_id"…;
+    #: "" when a record names no client).
+    access_client_field = "client_id"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if response.status_code == 200 and changelist is not None:
+            filters = {("search" if k == SEARCH_VAR else k): v for k, v in request.GET.items()}
+            summary = filter_summary({"model": self.opts.label_lower, **filters}, private=["search"])
+            access_log(request, kind=AccessKind.ADMIN_LIST, summary=summary, rows=len(changelist.result_list))
+        return response
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        record = (getattr(response, "context_data", None) or {}).get("original")
+        if response.status_code == 200 and record is not None:
+            access_log(
+                request,
+                kind=AccessKind.ADMIN_RECORD,
+                object_ids=[record.pk],
+                client_id=self.access_client_id(record),
+                summary=f"model={self.opts.label_lower}",
+                rows=1,
+            )
+        return response
+
+    def access_client_id(self, record: Any) -> int | None:
+        value: Any = record
+        for name in filter(None, self.access_client_field.split(".")):
+            value = getattr(value, name, None)
+            if value is None:
+                return None
+        return value if isinstance(value, int) else None
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

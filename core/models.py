@@ -21,6 +21,12 @@ class AccessKind(models.TextChoices):
     HISTORY_EXPORT = "history_export", "Messaging History CSV export"
     APPOINTMENTS = "appointments", "Scheduled Appointments"
     PORTAL_MESSAGE = "portal_message", "Portal message (read by the client)"
+    PORTAL_INBOX = "portal_inbox", "Portal inbox (read by the client)"
+    RECIPIENT_LIST = "recipient_list", "New tab recipient list (Refresh)"
+    MESSAGE_PREVIEW = "message_preview", "New tab preview for a recipient"
+    DO_NOT_SEND_LIST = "do_not_send_list", "Do-Not-Send list"
+    ADMIN_LIST = "admin_list", "Administration list"
+    ADMIN_RECORD = "admin_record", "Administration record"
 
 
 class AccessLog(models.Model):
@@ -34,7 +40,11 @@ class AccessLog(models.Model):
     ip = models.GenericIPAddressField("Address", null=True, blank=True)
     kind = models.CharField("What", max_length=32, choices=AccessKind.choices, db_index=True)
     object_ids = models.CharField(
-        "Ids", max_length=255, blank=True, help_text="The delivery's or client's id viewed (empty for a list)."
+        "Ids",
+        max_length=255,
+        blank=True,
+        help_text="The record viewed: a delivery's, client's or admin record's id, or the previewed recipient's"
+        " key (a<appointment id>, c<client id>, u<user id>); empty for a list.",
     )
     client_id = models.BigIntegerField("Client id", null=True, blank=True, db_index=True)
     summary = models.CharField(

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from core.admin import PhiAccessLogged
 from messaging.automation import AUTO_TYPES, BOOKED, END, START, channel_names
 from messaging.models import (
     AppointmentReply,
@@ -124,7 +125,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(PhiAccessLogged, admin.ModelAdmin):
     list_display = (
         "id",
         "created_at",
@@ -169,20 +170,22 @@ class BroadcastAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProviderEvent)
-class ProviderEventAdmin(admin.ModelAdmin):
+class ProviderEventAdmin(PhiAccessLogged, admin.ModelAdmin):
+    access_client_field = "delivery.client_id"
     list_display = ("received_at", "provider", "event_type", "status", "delivery", "applied")
     list_filter = ("provider", "event_type", "applied")
     search_fields = ("event_id",)
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(admin.ModelAdmin):
+class InboundMessageAdmin(PhiAccessLogged, admin.ModelAdmin):
     list_display = ("received_at", "from_number", "keyword", "client", "appointment")
     search_fields = ("from_number",)
 
 
 @admin.register(AppointmentReply)
-class AppointmentReplyAdmin(admin.ModelAdmin):
+class AppointmentReplyAdmin(PhiAccessLogged, admin.ModelAdmin):
+    access_client_field = "appointment.client_id"
     list_display = ("received_at", "appointment", "answer", "source", "text", "reviewed_at", "reviewed_by")
     list_filter = ("answer", "source")
     list_select_related = ("appointment__client", "reviewed_by")
@@ -276,7 +279,7 @@ class TemplateVersionAdmin(_ReadOnly):
 
 
 @admin.register(MessageContent)
-class MessageContentAdmin(_ReadOnly):
+class MessageContentAdmin(PhiAccessLogged, _ReadOnly):
     """What messages said as they went out (one row per distinct content)."""
 
     list_display = ("created_at", "channel", "subject", "encoding", "segments")

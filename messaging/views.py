@@ -103,7 +103,18 @@ def template_preview(request: HttpRequest) -> HttpResponse:
     form = NewMessageForm(params)
     key = preview_key_from(request, params.get("preview_key", ""))
     context = {"form": form, **_contents_context(form, key), "preview_token": params.get("preview_key", "")}
+    if context["previews"] and context["preview_for"] is not None:  # a real person's details, not a sample's
+        _log_preview(request, key or "", context)
     return render(request, f"{NEW_PAGE}#contents-response", context)
+
+
+def _log_preview(request: HttpRequest, key: str, context: dict[str, Any]) -> None:
+    """A preview shows the recipient's name, appointment and links: whose (the key), with which type."""
+    client = context["preview_for"].get("client")
+    channels = ",".join(p["channel"] for p in context["previews"])
+    summary = filter_summary({"message_type": context["message_type"].pk, "channels": channels})
+    client_id = client.pk if client is not None else None
+    access_log(request, kind=AccessKind.MESSAGE_PREVIEW, object_ids=[key], client_id=client_id, summary=summary, rows=1)
 
 
 PREVIEW_SALT = "messaging.preview-recipient"
@@ -156,7 +167,24 @@ def refresh(request: HttpRequest) -> HttpResponse:
         **_contents_context(form, first, variants),
         "preview_token": preview_token(request, first),
     }
+    _log_refresh(request, data, context)
     return render(request, f"{NEW_PAGE}#refresh-response", context)
+
+
+def _log_refresh(request: HttpRequest, data: dict[str, Any], context: dict[str, Any]) -> None:
+    """The list shows recipients' names, birth dates, addresses and appointments (and the first one's
+    preview): what was listed and how many people's rows were shown (recipients and excluded)."""
+    shown, excluded = len(context["shown_recipients"]), len(context["excluded_people"])
+    values = {
+        "message_type": data["message_type"].pk,
+        "channels": ",".join(data["channels"]),
+        "start_date": data["start_date"],
+        "end_date": data["end_date"],
+        "only_preferences": data["only_preferences"],
+        "recipients": f"{shown} of {len(context['result'].recipients)}",
+        "excluded": excluded,
+    }
+    access_log(request, kind=AccessKind.RECIPIENT_LIST, summary=filter_summary(values), rows=shown + excluded)
 
 
 def _recipients_context(
@@ -195,7 +223,7 @@ def _contents_context(
     message_type = form.chosen_type()
     channels = form.chosen_channels()
     description = form.data.get("description", "") if form.is_bound else ""
-    recipient_label, wanted, make_context = _preview_recipient(preview_key, description)
+    recipient_label, wanted, make_context, recipient = _preview_recipient(preview_key, description)
     variants = variants or Variants()
     parts = []
     if message_type is not None:
@@ -213,21 +241,23 @@ def _contents_context(
         "message_type": message_type,
         "previews": parts,
         "preview_recipient": recipient_label,
+        "preview_for": recipient,  # the real recipient's client / appointment / user, or None (a sample)
         "chosen_channels": channels,
         "channels_chosen": bool(channels),
         "description_required": bool(message_type and message_type.is_manual),
     }
 
 
-def _preview_recipient(key: str | None, description: str) -> tuple[str, str, Any]:
+def _preview_recipient(key: str | None, description: str) -> tuple[str, str, Any, dict[str, Any] | None]:
     """Who the preview is rendered for: the first recipient of the list, or a sample person; the
-    language they want; and their context on a channel in a language."""
+    language they want; their context on a channel in a language; and the real recipient's records."""
     found = _recipient_by_key(key or "")
     if found is None:
         return (
             "a sample recipient",
             default_language(),
             lambda channel, language: sample_context(channel=channel, description=description, language=language),
+            None,
         )
     label, kwargs = found
     client = kwargs.get("client")
@@ -238,6 +268,7 @@ def _preview_recipient(key: str | None, description: str) -> tuple[str, str, Any
         lambda channel, language: recipient_context(
             channel=channel, description=description, language=language, **kwargs
         ),
+        kwargs,
     )
 
 

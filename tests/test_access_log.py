@@ -256,3 +256,112 @@ def test_nobody_adds_changes_or_deletes_a_row_in_the_admin(admin_client: Any, lo
     )
     assert log.objects.count() == 2
     assert "delete_selected" not in admin_client.get(reverse("admin:core_accesslog_changelist")).content.decode()
+
+
+# --- More screens: the New tab, the Do-Not-Send list, the portal inbox, the admin ---------------------------
+
+
+def new_tab_form(**extra: Any) -> dict[str, Any]:
+    today = timezone.localdate()
+    return {
+        "message_type": MessageType.objects.get(code="client-upcoming-appointment").pk,
+        "channels": "sms",
+        "start_date": today.isoformat(),
+        "end_date": (today + dt.timedelta(days=7)).isoformat(),
+        "broadcast_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+        "idempotency_key": "k",
+        **extra,
+    }
+
+
+def test_refresh_logs_what_was_listed_and_how_many_rows(staff: Any, patient: Any) -> None:
+    make_appointment(patient, start=timezone.now() + dt.timedelta(days=1))
+    no_consent = make_client(first_name="Nora", last_name="Noconsent", consent=False)
+    make_appointment(no_consent, start=timezone.now() + dt.timedelta(days=2))
+    response = staff.post(reverse("messaging:refresh"), new_tab_form(), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and "Reyes, Rosa" in response.content.decode()
+    entry = only_entry(kind="recipient_list")
+    assert entry.rows == 2  # one recipient and one excluded person shown
+    upcoming = new_tab_form()["message_type"]
+    for part in (f"message_type={upcoming}", "channels=sms", "recipients=1 of 1", "excluded=1", "start_date="):
+        assert part in entry.summary, entry.summary
+    phi_free(entry, "Rosa", "Reyes", "Nora", "Noconsent")
+    staff.post(reverse("messaging:refresh"), new_tab_form(end_date="2000-01-01"), HTTP_HX_REQUEST="true")
+    assert access_log().objects.count() == 1  # an invalid form lists nobody
+
+
+def test_a_preview_for_a_real_recipient_is_logged_and_a_sample_is_not(staff: Any, patient: Any) -> None:
+    query = {"message_type": new_tab_form()["message_type"], "channels": "sms"}
+    assert staff.get(reverse("messaging:preview"), query).status_code == 200  # a sample person
+    assert not access_log().objects.exists()
+    page = staff.get(reverse("messaging:preview"), {**query, "preview_key": f"c{patient.pk}"}).content.decode()
+    assert "Rosa" in page
+    entry = only_entry(kind="message_preview")
+    assert (entry.object_ids, entry.client_id, entry.rows) == (f"c{patient.pk}", patient.pk, 1)
+    assert "channels=sms" in entry.summary
+    phi_free(entry, "Rosa", "Reyes")
+
+
+def test_the_do_not_send_list_logs_its_filters_and_rows(staff: Any) -> None:
+    from bounces.services import dns_add
+
+    dns_add(channel="email", address="rosa.reyes@example.org", reason="unsubscribe", note="x")
+    dns_add(channel="email", address="rosa.r@example.net", reason="unsubscribe", note="y")
+    response = staff.get(reverse("bounces:dns-list"), {"q": "rosa", "channel": "email"})
+    assert response.status_code == 200 and "rosa.reyes@example.org" in response.content.decode()
+    entry = only_entry(kind="do_not_send_list")
+    assert entry.rows == 2 and "search=(given)" in entry.summary and "channel=email" in entry.summary
+    phi_free(entry, "rosa")
+
+
+def test_the_portal_inbox_is_logged_for_the_client(client: Any, patient: Any, django_user_model: Any) -> None:
+    setting_update(number=620, value="yes")
+    clear_cache()
+    user = django_user_model.objects.create_user("rosa", password="portal-pass-123")
+    PortalAccount.objects.create(client=patient, user=user)
+    delivery_for(patient)
+    client.force_login(user)
+    assert client.get("/portal/").status_code == 200
+    entry = only_entry(kind="portal_inbox")
+    assert (entry.user, entry.client_id, entry.rows) == (user, patient.pk, 1)
+
+
+def test_admin_lists_and_records_of_phi_models_are_logged(admin_client: Any, patient: Any) -> None:
+    make_client(first_name="Other", last_name="Person")
+    listing = admin_client.get(reverse("admin:clients_client_changelist"), {"q": "Reyes", "is_active__exact": "1"})
+    assert listing.status_code == 200
+    entry = only_entry(kind="admin_list")
+    assert entry.rows == 1 and entry.user.username == "admin"
+    assert "model=clients.client" in entry.summary and "search=(given)" in entry.summary
+    assert "is_active__exact=1" in entry.summary
+    phi_free(entry, "Reyes", "Rosa")
+    assert admin_client.get(reverse("admin:clients_client_change", args=[patient.pk])).status_code == 200
+    record = only_entry(kind="admin_record")
+    assert (record.object_ids, record.client_id, record.summary) == (
+        str(patient.pk),
+        patient.pk,
+        "model=clients.client",
+    )
+    delivery = delivery_for(patient)
+    assert admin_client.get(reverse("admin:messaging_delivery_change", args=[delivery.pk])).status_code == 200
+    assert access_log().objects.filter(kind="admin_record", object_ids=str(delivery.pk), client_id=patient.pk).exists()
+
+
+def test_admin_pages_that_show_nothing_of_a_client_are_not_logged(admin_client: Any) -> None:
+    assert admin_client.get(reverse("admin:messaging_messagetype_changelist")).status_code == 200
+    assert admin_client.get(reverse("admin:core_accesslog_changelist")).status_code == 200
+    assert admin_client.get(reverse("admin:clients_client_change", args=[999999])).status_code == 302  # not found
+    assert not access_log().objects.exists()
+
+
+def test_every_admin_of_a_phi_model_logs_access() -> None:
+    from django.apps import apps
+    from django.contrib import admin
+
+    from core.admin import PhiAccessLogged
+
+    phi = {"Client", "Appointment", "AppointmentReply", "PortalAccount", "ProfileChange", "Delivery"}
+    phi |= {"MessageContent", "InboundMessage", "ProviderEvent", "DoNotSendEntry", "SoftBounce"}
+    models = {m.__name__: m for m in apps.get_models() if m.__name__ in phi}
+    assert set(models) == phi
+    assert [name for name, m in models.items() if not isinstance(admin.site._registry[m], PhiAccessLogged)] == []

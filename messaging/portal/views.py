@@ -78,7 +78,9 @@ class PortalLoginView(auth_views.LoginView):
 @portal_view
 def portal_inbox(request: HttpRequest) -> HttpResponse:
     account = request.portal_account  # type: ignore[attr-defined]
-    return render(request, "portal/inbox.html", {"account": account, "items": inbox(account)})
+    items = inbox(account)
+    access_log(request, kind=AccessKind.PORTAL_INBOX, client_id=account.client_id, rows=len(items))
+    return render(request, "portal/inbox.html", {"account": account, "items": items})
 
 
 @portal_view
