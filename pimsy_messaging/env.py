@@ -33,6 +33,21 @@ def require_secret_key() -> None:
         raise ConfigurationError("Environment variable SECRET_KEY is required but not set.")
 
 
+def require_webhook_secret() -> None:
+    """Stop the web server at start-up when the e-mail webhooks have no secret (``messaging.E001``).
+
+    ``migrate`` and ``runserver`` run the system checks; a bare ``gunicorn`` does not, so it asks the
+    check itself. Only an error stops it: in demo mode and tests the check answers with a warning.
+    Call it once Django is set up (the check reads the settings)."""
+    from django.core import checks
+
+    from messaging.channels.email.checks import webhook_secret_check
+
+    errors = [message for message in webhook_secret_check() if message.level >= checks.ERROR]
+    if errors:
+        raise ConfigurationError(" ".join(f"{message.msg} ({message.id}; {message.hint})" for message in errors))
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     raw = os.environ.get(name)
     if raw is None:
@@ -71,5 +86,9 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
 
 
 def env_prefixed(prefix: str) -> dict[str, str]:
-    """Every variable starting with ``prefix``, keyed by the rest of its name (ANYMAIL_X -> X)."""
-    return {key[len(prefix) :]: value for key, value in os.environ.items() if key.startswith(prefix)}
+    """Every variable starting with ``prefix`` that has a value, keyed by the rest of its name
+    (ANYMAIL_X -> X). An empty one counts as not set, as in ``env_str``: ``.env.example`` lists keys
+    such as ``ANYMAIL_MAILGUN_WEBHOOK_SIGNING_KEY=`` to be filled in, and a blank must stay missing."""
+    return {
+        key[len(prefix) :]: value for key, value in os.environ.items() if key.startswith(prefix) and value.strip() != ""
+    }
