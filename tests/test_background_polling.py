@@ -4,8 +4,11 @@ when there is nothing to watch."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.contrib.sessions.models import Session
 from django.utils import timezone
@@ -65,3 +68,16 @@ def test_polling_runs_while_sending_and_stops_for_later_or_stale_broadcasts(clie
     Broadcast.objects.filter(pk=running.pk).update(created_at=timezone.now() - dt.timedelta(hours=1))
     page = client.get(f"/messaging/broadcasts/{running.pk}/progress/", HTTP_HX_REQUEST="true").content.decode()
     assert "hx-trigger" not in page and "stopped updating by itself" in page
+
+
+def test_every_polling_element_of_every_template_says_it_is_a_background_poll():
+    """A template that polls (``hx-trigger="every …"``) sends ``X-Background-Poll`` from the same element,
+    or an unattended screen (the demo's Provider Simulators page, every 3 s) would never log off."""
+    root = Path(settings.BASE_DIR) / "templates"
+    polling = [
+        (path.relative_to(root), tag)
+        for path in sorted(root.rglob("*.html"))
+        for tag in re.findall(r"<[a-zA-Z][^>]*\bhx-trigger=\"[^\"]*\bevery\b[^>]*>", path.read_text(encoding="utf-8"))
+    ]
+    assert any(str(name) == "messaging/simulators.html" for name, _ in polling)
+    assert [name for name, tag in polling if """hx-headers='{"X-Background-Poll": "1"}'""" not in tag] == []

@@ -44,3 +44,21 @@ def test_a_minute_before_the_log_off_a_notice_offers_to_stay(logged_in_page, liv
     assert "logged off in about a minute" in page.locator("#idle-warning").inner_text()
     page.click("#idle-warning button")
     page.wait_for_selector("#idle-warning", state="detached")
+
+
+def test_the_simulators_page_polls_as_a_background_poll_within_the_policy(
+    logged_in_page, staff_user, live_server, settings
+):
+    """The demo's Provider Simulators page re-draws itself every 3 s: each poll says so (it never keeps the
+    session alive), and the header breaks no rule of the Content-Security-Policy."""
+    settings.DEMO_MODE = True
+    staff_user.is_staff = True  # the page is for staff only (read again on each request)
+    staff_user.save()
+    page = logged_in_page
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{live_server.url}/messaging/simulators/")
+    with page.expect_request(lambda r: "/messaging/simulators/" in r.url and "hx-request" in r.headers) as poll:
+        pass  # the first poll comes after 3 s
+    assert poll.value.headers.get("x-background-poll") == "1"
+    assert violations == []
