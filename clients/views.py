@@ -26,7 +26,7 @@ def _template(request: HttpRequest, page: str, partial: str) -> str:
 @login_required
 @permission_required("clients.view_client", raise_exception=True)
 def client_management(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "")
+    query = request.GET.get("q", "").replace("\x00", "")  # PostgreSQL refuses a NUL in a query's text: a 500
     page = Paginator(client_list(query=query), 25).get_page(request.GET.get("page"))
     summary = filter_summary({"search": query.strip(), "page": page.number}, private=["search"])
     access_log(request, kind=AccessKind.CLIENT_LIST, summary=summary, rows=len(page.object_list))

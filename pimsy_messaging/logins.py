@@ -103,6 +103,18 @@ def lockout_response(
     return render(request, LOCKOUT_TEMPLATE, context, status=settings.AXES_HTTP_RESPONSE_CODE)
 
 
+# axes keeps the typed name in 255-character columns: a longer one (no account has one, user names have at
+# most 150) is cut to fit, or PostgreSQL refuses the failure's row and the login page answers 500.
+USERNAME_COLUMN = AccessAttempt._meta.get_field("username").max_length or 255
+
+
+def client_username(request: HttpRequest, credentials: dict[str, Any] | None = None) -> str | None:
+    """AXES_USERNAME_CALLABLE: the typed user name (from the credentials, else the posted form), cut to fit."""
+    source = credentials if credentials else getattr(request, "data", request.POST)
+    username = source.get(settings.AXES_USERNAME_FORM_FIELD, None)
+    return username[:USERNAME_COLUMN] if isinstance(username, str) else username
+
+
 def is_portal_user(user: Any) -> bool:
     """The user has a client portal account (active or not): they belong to the portal, not the staff site."""
     return bool(getattr(user, "is_authenticated", False)) and PortalAccount.objects.filter(user=user).exists()

@@ -7,7 +7,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ObjectDoesNotExist
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import resolve_url
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
@@ -88,3 +89,45 @@ class PrivatePagesMiddleware:
         if user is not None and user.is_authenticated:
             patch_cache_control(response, no_store=True, private=True, no_cache=True, max_age=0)
         return response
+
+
+# Paths that are not the staff site: provider callbacks, the e-mail unsubscribe link, health check, icon.
+NOT_STAFF_PATHS = ("/webhooks/", "/anymail/", "/bounces/unsubscribe/", "/healthz", "/favicon.ico")
+
+
+class PortalUsersStayInThePortalMiddleware:
+    """A client portal account (active or not, even one wrongly made staff or given permissions) never
+    sees a staff page: on any path but the portal's, static files, provider webhooks and the unsubscribe
+    link it is sent to the portal inbox (an htmx request: the whole page, by ``HX-Redirect``). The staff
+    login already refuses these accounts; this covers a session opened at ``/portal/login/``.
+
+    Costs no query: the authentication backend reads the user's portal account (or that there is none)
+    with the user (``OneQueryPermissionsBackend.get_user``). Goes after ``AuthenticationMiddleware``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not _is_staff_path(request.path):
+            return self.get_response(request)
+        if not _has_portal_account(user):
+            return self.get_response(request)
+        inbox = resolve_url("portal:inbox")
+        if request.headers.get("HX-Request") == "true":
+            return HttpResponse(status=204, headers={"HX-Redirect": inbox})
+        return HttpResponseRedirect(inbox)
+
+
+def _is_staff_path(path: str) -> bool:
+    exempt = (resolve_url("portal:inbox"), "/" + settings.STATIC_URL.lstrip("/"), *NOT_STAFF_PATHS)
+    return not path.startswith(exempt)
+
+
+def _has_portal_account(user: Any) -> bool:
+    """As ``pimsy_messaging.logins.is_portal_user``, from the account read with the user when it was."""
+    try:
+        user.portal_account  # noqa: B018  (loaded with the user; a query only for a user loaded otherwise)
+    except ObjectDoesNotExist:
+        return False
+    return True

@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "axes.middleware.AxesMiddleware",  # a lockout becomes the lockout page (pimsy_messaging.logins)
     "django_otp.middleware.OTPMiddleware",  # request.user.is_verified(): signed in with a TOTP code
+    "pimsy_messaging.middleware.PortalUsersStayInThePortalMiddleware",  # a client's login: the portal only
     "pimsy_messaging.two_factor.RequireSuperuserTwoFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "pimsy_messaging.middleware.PrivatePagesMiddleware",  # no-store for signed-in pages, Permissions-Policy
@@ -148,6 +149,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "pimsy_messaging.logins.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "pimsy_messaging.logins.client_ip"
+AXES_USERNAME_CALLABLE = "pimsy_messaging.logins.client_username"  # cut to axes' column (a 5,000-char name)
 # Two-factor sign-in (TOTP, pimsy_messaging.two_factor): optional for staff, required for superusers in
 # production (a superuser without an authenticator app is sent to set one up before anything else).
 OTP_REQUIRED_FOR_SUPERUSERS = env_bool("OTP_REQUIRED_FOR_SUPERUSERS", not (DEBUG or DEMO_MODE or TESTING))

@@ -70,3 +70,20 @@ def test_a_revoked_permission_is_refused_on_the_next_request(client):
     assert client.get("/messaging/history/").status_code == 200
     user.user_permissions.clear()
     assert client.get("/messaging/history/").status_code == 403
+
+
+def test_the_user_comes_with_their_portal_account_in_the_same_query():
+    """The staff pages ask on every request whether a client signed in (pimsy_messaging.middleware)."""
+    from clients.models import PortalAccount
+    from clients.tests.factories import make_client
+
+    staff = get_user_model().objects.create_user("staff-user", password="x")
+    client_user = get_user_model().objects.create_user("client-user", password="x")
+    account = PortalAccount.objects.create(client=make_client(), user=client_user)
+    backend = OneQueryPermissionsBackend()
+    with CaptureQueriesContext(connection) as queries:
+        loaded_staff, loaded_client = backend.get_user(staff.pk), backend.get_user(client_user.pk)
+        assert not hasattr(loaded_staff, "portal_account")  # known to have none, without asking again
+        assert loaded_client.portal_account == account
+    assert len(queries) == 2
+    assert backend.get_user(10**9) is None

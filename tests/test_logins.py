@@ -8,6 +8,7 @@ import logging
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -138,6 +139,14 @@ def test_the_admin_login_is_the_throttled_staff_login(client, limits):
     assert attempt(client, STAFF_LOGIN, "boss", PASSWORD).status_code == 429
 
 
+def test_a_very_long_user_name_is_a_failed_login_not_an_error(client, portal_user):
+    """axes keeps the name in a 255-character column (PostgreSQL refused a longer one: a 500)."""
+    for url in (STAFF_LOGIN, PORTAL_LOGIN):
+        assert attempt(client, url, "a" * 5000, WRONG).status_code == 200
+    assert [len(a.username) for a in AccessAttempt.objects.all()] == [255]
+    assert AccessAttempt.objects.get().failures_since_start == 2
+
+
 # --- Portal login -------------------------------------------------------------------------------------
 
 
@@ -171,6 +180,43 @@ def test_a_portal_session_is_sent_from_the_staff_start_page_to_the_portal(client
     client.force_login(portal_user)
     response = client.get("/")
     assert response.status_code == 302 and response["Location"] == "/portal/"
+
+
+STAFF_PAGES = (
+    "/",
+    "/messaging/",
+    "/messaging/history/",
+    "/messaging/history/export.csv",
+    "/messaging/scheduled/",
+    "/messaging/appointments/",
+    "/clients/",
+    "/bounces/do-not-send/",
+    "/admin/",
+    "/accounts/two-factor/",
+)
+
+
+def test_a_portal_session_never_sees_a_staff_page_even_with_staff_rights(client, portal_user):
+    """A portal account wrongly made staff, with staff permissions, signed in at the portal's login."""
+    portal_user.is_staff = True
+    portal_user.save()
+    codenames = ["send_messages", "view_history", "view_client", "view_donotsendentry"]
+    portal_user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    assert attempt(client, PORTAL_LOGIN, "rosa", PASSWORD).status_code == 302
+    for path in STAFF_PAGES:
+        response = client.get(path)
+        assert (response.status_code, response.get("Location")) == (302, "/portal/"), path
+    assert client.post("/messaging/new/refresh/", {}).get("Location") == "/portal/"
+    htmx = client.get("/messaging/history/", HTTP_HX_REQUEST="true")
+    assert htmx.status_code == 204 and htmx["HX-Redirect"] == "/portal/"
+    assert client.get("/portal/").status_code == 200
+
+
+def test_a_portal_session_still_reaches_what_is_not_the_staff_site(client, portal_user):
+    client.force_login(portal_user)
+    assert client.get("/healthz").status_code == 200
+    for path in ("/static/js/app.js", "/bounces/unsubscribe/not-a-token/", "/webhooks/fax/not-a-token/"):
+        assert client.get(path).get("Location") != "/portal/", path
 
 
 def test_staff_login_still_works(client, alice):
