@@ -119,10 +119,39 @@
       window.htmx.trigger($("refresh-btn"), "click");
       return;
     }
-    // From the fieldset (it syncs on itself), not the form: a preview in flight must never make the
+    // From the fieldset (it syncs on #compose-contents), not the form: a preview in flight must never make the
     // form drop a Send (the form's hx-sync is "this:drop"). The form's values are included (a POST).
+    askPreview();
+  }
+
+  function askPreview() {
     window.htmx.ajax("POST", $("contact-methods").dataset.previewUrl, {
-      source: $("contact-methods"), target: "#message-contents", swap: "outerHTML",
+      source: $("contact-methods"), target: "#message-contents-slot", swap: "innerHTML",
+    });
+  }
+
+  // Previews and Refresh both redraw the message contents (see new.html). Refresh aborts the previews
+  // in flight; a preview sent while Refresh runs is asked again once Refresh has landed, so the
+  // contents end with the newest text and the recipient Refresh chose.
+  var previewsSent = 0;
+  var previewsAtRefresh = null;
+
+  function isRefresh(event) { return !!event.detail.target && event.detail.target.id === "recipients"; }
+
+  function watchContents() {
+    document.body.addEventListener("htmx:beforeRequest", function (event) {
+      if (isRefresh(event)) {
+        window.htmx.trigger($("compose-contents"), "htmx:abort");
+        previewsAtRefresh = previewsSent;
+      } else if (event.detail.target && event.detail.target.id === "message-contents-slot") {
+        previewsSent += 1;
+      }
+    });
+    document.body.addEventListener("htmx:afterRequest", function (event) {
+      if (!isRefresh(event)) return;
+      var again = previewsAtRefresh !== null && previewsSent > previewsAtRefresh;
+      previewsAtRefresh = null;
+      if (again) askPreview();
     });
   }
 
@@ -205,6 +234,7 @@
       collectSkipped(form);
       update(form);
     });
+    watchContents();
     document.body.addEventListener("htmx:responseError", function () {
       window.pimsyToast && window.pimsyToast("The server could not complete the request. Nothing was lost; try again.", "error");
     });

@@ -155,3 +155,71 @@ def test_new_tab_text_edited_for_one_send(logged_in_page, live_server, monkeypat
     assert version.broadcast_id is not None and version.sms_body == text
     template.refresh_from_db()
     assert template.sms_body == before
+
+
+def test_an_edited_text_typed_while_another_preview_runs_is_previewed(logged_in_page, live_server, monkeypatch):
+    """The New tab's previews (Message Types, Description, Contact Methods, the edited text) overlap on a
+    slow connection. htmx fixes a request's target when it sends: text typed in the edit box while a
+    Description preview was in flight was sent against contents that preview then replaced, so its
+    answer landed nowhere and the preview kept the template's text (a flaky run of the test above).
+    Previews now swap into a slot that is never replaced, and a newer one aborts the one in flight."""
+    import time
+
+    from messaging import views
+
+    real = views._contents_context
+
+    def slow(form, key, variants=None):
+        if any(k.startswith("edit-") and "parking" in v for k, v in form.data.items()):
+            time.sleep(2.0)  # the edited text's preview, sent second, answers last
+        elif form.data.get("description"):
+            time.sleep(1.2)  # the Description's preview is still in flight when the text is typed
+        return real(form, key, variants)
+
+    monkeypatch.setattr(views, "_contents_context", slow)
+    page = logged_in_page
+    page.goto(f"{live_server.url}/messaging/")
+    page.select_option("#id_message_type", label="Ad Hoc (clients)")
+    page.check("label.method:has-text('Text (SMS)') input")
+    page.click("details.edit-text summary")
+    page.fill("#id_description", "Parking")
+    page.wait_for_timeout(600)  # its preview is sent (400 ms after typing) and takes 1.2 s
+    text = "Hi {{ first_name }}, the parking lot is closed today."
+    page.fill("details.edit-text textarea", text)
+    expect(page.locator(".preview-sms textarea.template-text")).to_have_value(
+        re.compile("^Hi Alex, the parking lot is closed today"), timeout=8000
+    )
+    assert page.locator("details.edit-text textarea").input_value() == text
+
+
+def test_an_edited_text_typed_while_refresh_runs_is_previewed(logged_in_page, live_server, monkeypatch):
+    """Refresh's answer redraws the contents too (for the first recipient, with the text as it was when
+    Refresh was clicked). Text typed while it runs is previewed again once it has landed."""
+    import time
+
+    from clients.tests.factories import make_client
+    from messaging import views
+
+    real = views.recipients_for
+
+    def slow(**kwargs):
+        time.sleep(2.0)
+        return real(**kwargs)
+
+    monkeypatch.setattr(views, "recipients_for", slow)
+    make_client(first_name="Ana", last_name="Lopez")
+    page = logged_in_page
+    page.goto(f"{live_server.url}/messaging/")
+    page.select_option("#id_message_type", label="Ad Hoc (clients)")
+    page.fill("#id_description", "Parking")
+    page.check("label.method:has-text('Text (SMS)') input")
+    page.click("details.edit-text summary")
+    page.click("#refresh-btn")
+    text = "Hi {{ first_name }}, the parking lot is closed today."
+    page.fill("details.edit-text textarea", text)  # its preview answers before Refresh does
+    page.wait_for_selector("#recipients[data-fresh='1']")
+    expect(page.locator(".preview-for")).to_contain_text("Ana Lopez")
+    expect(page.locator(".preview-sms textarea.template-text")).to_have_value(
+        re.compile("^Hi Ana, the parking lot is closed today")
+    )
+    assert page.locator("details.edit-text textarea").input_value() == text
