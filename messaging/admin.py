@@ -117,6 +117,19 @@ class MessageTypeAdmin(admin.ModelAdmin):
     inlines = [MessageTemplateInline]
 
 
+class _ReadOnly(admin.ModelAdmin):
+    """A record kept as it was: readable, never added, changed or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 class AttemptInline(admin.TabularInline):
     model = Attempt
     extra = 0
@@ -146,6 +159,10 @@ class DeliveryAdmin(PhiAccessLogged, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        """What a client was sent stays on record (its attempts and provider events go with it)."""
+        return False
+
 
 @admin.register(Broadcast)
 class BroadcastAdmin(admin.ModelAdmin):
@@ -161,16 +178,20 @@ class BroadcastAdmin(admin.ModelAdmin):
     )
     list_filter = ("state", "automated", "message_type")
     search_fields = ("=id", "description")
-    readonly_fields = ("created_by", "created_at")  # who sent it, and when, stay as recorded
+    # Who sent it, when, what and how stay as recorded; only the description (History's label) can be
+    # corrected here. A broadcast is made on the New tab and cancelled there (its open messages too).
+    readonly_fields = [f.name for f in Broadcast._meta.fields if f.name not in ("id", "description")]
 
-    def save_model(self, request: HttpRequest, obj: Broadcast, form: forms.ModelForm, change: bool) -> None:
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        """Deleting a broadcast would delete its deliveries: what clients were sent stays on record."""
+        return False
 
 
 @admin.register(ProviderEvent)
-class ProviderEventAdmin(PhiAccessLogged, admin.ModelAdmin):
+class ProviderEventAdmin(PhiAccessLogged, _ReadOnly):
     access_client_field = "delivery.client_id"
     list_display = ("received_at", "provider", "event_type", "status", "delivery", "applied")
     list_filter = ("provider", "event_type", "applied")
@@ -178,7 +199,7 @@ class ProviderEventAdmin(PhiAccessLogged, admin.ModelAdmin):
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(PhiAccessLogged, admin.ModelAdmin):
+class InboundMessageAdmin(PhiAccessLogged, _ReadOnly):
     list_display = ("received_at", "from_number", "keyword", "client", "appointment")
     search_fields = ("from_number",)
 
@@ -239,19 +260,6 @@ class AutomationRuleAdmin(admin.ModelAdmin):
     @admin.display(description="Contact methods")
     def channel_list(self, obj: AutomationRule) -> str:
         return channel_names(obj.channels) if obj.channels else "Preferred contact method"
-
-
-class _ReadOnly(admin.ModelAdmin):
-    """A record kept as it was: readable, never added, changed or deleted here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(TemplateVersion)

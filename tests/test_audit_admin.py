@@ -1,6 +1,7 @@
 """Audit rows stay as written (issue 13, row 8): profile and settings changes are read-only in the admin and
-cannot be deleted (one by one or in bulk); a broadcast's creator and creation time cannot be rewritten;
-Django's own admin log is viewable, read-only."""
+cannot be deleted (one by one or in bulk); a broadcast is read-only but its description, and neither it nor
+its deliveries, their provider events or the replies that came in can be deleted; Django's own admin log is
+viewable, read-only."""
 
 from __future__ import annotations
 
@@ -58,7 +59,9 @@ def test_setting_changes_cannot_be_deleted_or_edited(admin_client: Any, admin_us
     assert (change.old_value, change.new_value) == ("21:00", "20:00")
 
 
-def test_a_broadcasts_creator_and_creation_time_are_read_only(admin_client: Any, django_user_model: Any) -> None:
+def test_a_broadcast_is_read_only_in_the_admin_but_its_description(admin_client: Any, django_user_model: Any) -> None:
+    """Who sent it, when, what and how stay as recorded (only History's label can be corrected); a
+    broadcast is neither added nor deleted there: deleting one would delete its deliveries."""
     sender = django_user_model.objects.create_user("sender")
     other = django_user_model.objects.create_user("other")
     created = timezone.now().replace(microsecond=0)
@@ -71,7 +74,7 @@ def test_a_broadcasts_creator_and_creation_time_are_read_only(admin_client: Any,
     )
     url = reverse("admin:messaging_broadcast_change", args=[broadcast.pk])
     form = admin_client.get(url).context["adminform"].form
-    assert "created_by" not in form.fields and "created_at" not in form.fields
+    assert set(form.fields) == {"description"}
     data = {
         "message_type": str(broadcast.message_type_id),
         "description": "Closed Tuesday",
@@ -85,8 +88,35 @@ def test_a_broadcasts_creator_and_creation_time_are_read_only(admin_client: Any,
     }
     admin_client.post(url, data)
     broadcast.refresh_from_db()
-    assert broadcast.description == "Closed Tuesday"  # the rest still saves
+    assert broadcast.description == "Closed Tuesday"  # the label can be corrected
     assert (broadcast.created_by, broadcast.created_at) == (sender, created)
+    assert (broadcast.broadcast_at, broadcast.channels, broadcast.state) == (created, [], "active")
+    assert admin_client.get(reverse("admin:messaging_broadcast_add")).status_code == 403
+    assert admin_client.get(reverse("admin:messaging_broadcast_delete", args=[broadcast.pk])).status_code == 403
+    assert Broadcast.objects.filter(pk=broadcast.pk).exists()
+
+
+def test_what_was_sent_and_heard_back_cannot_be_deleted_or_edited_in_the_admin(admin_client: Any) -> None:
+    """The record of a delivery, the provider's events about it and the replies that came in: readable
+    in the admin, never deleted (a delete would cascade) or edited there."""
+    from bounces.tests.deliveries import make_delivery
+    from messaging.models import Delivery, InboundMessage, ProviderEvent
+
+    delivery = make_delivery()
+    event = ProviderEvent.objects.create(
+        provider="twilio", event_id="SM1:delivered", event_type="status", delivery=delivery
+    )
+    inbound = InboundMessage.objects.create(
+        provider_message_id="SMin1", from_number="+15555550100", body="C", keyword="C"
+    )
+    for name, obj in (("delivery", delivery), ("providerevent", event), ("inboundmessage", inbound)):
+        assert admin_client.get(reverse(f"admin:messaging_{name}_delete", args=[obj.pk])).status_code == 403
+        changelist = admin_client.get(reverse(f"admin:messaging_{name}_changelist"))
+        assert changelist.status_code == 200 and b"delete_selected" not in changelist.content
+    before = ProviderEvent.objects.get(pk=event.pk).status
+    admin_client.post(reverse("admin:messaging_providerevent_change", args=[event.pk]), {"status": "failed"})
+    assert ProviderEvent.objects.get(pk=event.pk).status == before
+    assert Delivery.objects.filter(pk=delivery.pk).exists() and InboundMessage.objects.filter(pk=inbound.pk).exists()
 
 
 def test_djangos_admin_log_is_viewable_and_read_only(admin_client: Any, admin_user: Any) -> None:
