@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,7 +19,7 @@ from django.views.decorators.http import require_http_methods
 from bounces.conf import pause_policy
 from bounces.forms import DnsAddForm, DnsFilterForm, DnsRemoveForm
 from bounces.models import DnsReason, DoNotSendEntry
-from bounces.services import dns_add, dns_remove
+from bounces.services import dns_add, dns_remove, normalise_phone
 from core import clock
 from core.access import access_log, filter_summary
 from core.models import AccessKind
@@ -39,12 +41,27 @@ def dns_entries(*, q: str = "", channel: str = "", reason: str = "", show_remove
         now = clock.now()
         entries = entries.filter(active=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
     if q:
-        entries = entries.filter(Q(address__icontains=q.strip().lstrip("@")) | Q(note__icontains=q.strip()))
+        entries = entries.filter(_search(q.strip()))
     if channel:
         entries = entries.filter(channel=channel)
     if reason:
         entries = entries.filter(reason=reason)
     return entries
+
+
+_PHONE_TYPED = re.compile(r"\+?[\d\s().\-]+")
+
+
+def _search(text: str) -> Q:
+    """An address or note containing the text; a number as the list shows it, "(617) 555-0123", or
+    any part of one, "555-0123", also finds its stored E.164 form (+16175550123)."""
+    match = Q(address__icontains=text.lstrip("@")) | Q(note__icontains=text)
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 3 and _PHONE_TYPED.fullmatch(text):
+        match |= Q(address__contains=digits)
+        with contextlib.suppress(ValidationError):
+            match |= Q(address=normalise_phone(text))
+    return match
 
 
 def _filters(request: HttpRequest) -> DnsFilterForm:

@@ -90,6 +90,12 @@ def test_search_and_filters(viewer: Any) -> None:
     page = viewer.get(LIST, {"q": "bounced"}).content.decode()
     assert "bounced@example.org" in page and "(617) 555-0123" not in page
 
+    for typed in ("(617) 555-0123", "617-555-0123", "555-0123", "+1 617 555 0123", "5550123"):  # as shown, or a part
+        page = viewer.get(LIST, {"q": typed}).content.decode()
+        assert "(617) 555-0123" in page and "bounced@example.org" not in page, typed
+    page = viewer.get(LIST, {"q": "(212) 555-0123"}).content.decode()
+    assert "(617) 555-0123" not in page
+
     page = viewer.get(LIST, {"channel": "sms"}).content.decode()
     assert "(617) 555-0123" in page and "bounced@example.org" not in page
 
