@@ -4,7 +4,9 @@ A staff user who set up an authenticator app (Account › Two-factor sign-in, ``
 enters its 6-digit code with the password at the staff login (``pimsy_messaging.staff_login``); the admin's
 login sends to the staff login, so there is no way around it. Where ``OTP_REQUIRED_FOR_SUPERUSERS``
 is on (production), ``RequireSuperuserTwoFactorMiddleware`` sends a superuser whose session was not
-verified by a code to that page until they have set up an app and entered a code.
+verified by a code to that page until they have entered one. A superuser's app is set up from the
+server (``manage.py enrol_two_factor``, which prints the key): the page never shows a superuser a key,
+so a stolen password alone cannot set up an app and pass.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ from django_otp.qr import write_qrcode_image
 from pimsy_messaging.logins import is_portal_user
 
 DEVICE_NAME = "Authenticator app"
+ADMIN_SETS_UP = (
+    "A superuser's authenticator app is set up by an administrator on the server "
+    "(python manage.py enrol_two_factor USERNAME), who gives you its key in person."
+)
 PAGE = "registration/two_factor.html"
 
 
@@ -68,6 +74,9 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "") if request.method == "POST" else ""
     confirmed = confirmed_devices(user)
     if action == "start" and not confirmed:
+        if required_for(user):  # the key would go to whoever holds the password: set up from the server
+            messages.error(request, ADMIN_SETS_UP)
+            return redirect("two-factor")
         with transaction.atomic():
             TOTPDevice.objects.filter(user=user, confirmed=False).delete()
             TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
@@ -82,13 +91,14 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Two-factor sign-in is off.")
         return redirect("two-factor")
     pending = None if confirmed else TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    shown = pending if pending is not None and not required_for(user) else None  # a superuser's key: never here
     context = {
         "confirmed": bool(confirmed),
         "verified": user.is_verified(),  # type: ignore[union-attr]
         "required": required_for(user),
         "pending": pending,
-        "qr_svg": _qr_svg(pending) if pending is not None else "",
-        "secret": _spaced(pending.config_url) if pending is not None else "",
+        "qr_svg": _qr_svg(shown) if shown is not None else "",
+        "secret": _spaced(shown.config_url) if shown is not None else "",
     }
     return render(request, PAGE, context)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -108,18 +111,47 @@ def boss():
     return get_user_model().objects.create_superuser("boss", password=PASSWORD)
 
 
-def test_a_superuser_without_an_app_must_set_one_up_first(client, required, boss):
+def test_a_superuser_without_an_app_cannot_set_one_up_with_the_password_alone(client, required, boss):
+    """Whoever holds the password would get the key: the page offers no set-up and shows no key, even
+    for an app an administrator has started from the server."""
     assert login(client, username="boss").status_code == 302
     for url in ("/", "/admin/", "/messaging/"):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"] == PAGE, url
-    assert "Superusers must sign in with two factors" in client.get(PAGE).content.decode()
+    page = client.get(PAGE).content.decode()
+    assert "Superusers must sign in with two factors" in page and "enrol_two_factor boss" in page
+    assert 'value="start"' not in page
     client.post(PAGE, {"action": "start"})
+    assert not TOTPDevice.objects.filter(user=boss).exists()
+    call_command("enrol_two_factor", "boss", stdout=io.StringIO())
     device = TOTPDevice.objects.get(user=boss)
+    page = client.get(PAGE).content.decode()
+    secret = device.config_url.split("secret=", 1)[1].split("&", 1)[0]
+    assert 'value="confirm"' in page and secret[:4] + " " + secret[4:8] not in page and "<svg" not in page
+    assert client.get("/admin/").status_code == 302  # still only the two-factor page
+
+
+def test_a_superuser_sets_up_the_app_an_administrator_enrolled(client, required, boss, tmp_path):
+    out = io.StringIO()
+    call_command("enrol_two_factor", "boss", "--qr", str(tmp_path / "key.svg"), stdout=out)
+    device = TOTPDevice.objects.get(user=boss, confirmed=False)
+    assert "otpauth://" in out.getvalue() and (tmp_path / "key.svg").read_bytes().startswith(b"<?xml")
+    assert login(client, username="boss").status_code == 302
     client.post(PAGE, {"action": "confirm", "code": code_of(device)})
     assert client.get("/admin/").status_code == 200
     assert client.post(PAGE, {"action": "remove"}).status_code == 302
     assert TOTPDevice.objects.filter(user=boss, confirmed=True).exists()  # superusers keep it
+
+
+def test_enrolling_again_needs_replace(required, boss):
+    call_command("enrol_two_factor", "boss", stdout=io.StringIO())
+    TOTPDevice.objects.filter(user=boss).update(confirmed=True)
+    with pytest.raises(CommandError, match="--replace"):
+        call_command("enrol_two_factor", "boss", stdout=io.StringIO())
+    call_command("enrol_two_factor", "boss", "--replace", stdout=io.StringIO())
+    assert list(TOTPDevice.objects.filter(user=boss).values_list("confirmed", flat=True)) == [False]
+    with pytest.raises(CommandError, match="No user"):
+        call_command("enrol_two_factor", "nobody", stdout=io.StringIO())
 
 
 def test_a_superuser_with_an_app_signs_in_with_its_code(client, required, boss):
