@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ logger = logging.getLogger("messaging.dispatch")  # one logger for the package, 
 # bigger batches cost less per message; the sweep's small batches spread the work. (5 -> 10 took
 # bench_dispatch from 0.81-0.83 to 0.90-1.02 of the bare loop over 20,000 SMS.)
 DRAIN_BATCH_FACTOR = 10
+# A draining task's time varies by this fraction either way (see send_claimed).
+DRAIN_JITTER = 0.25
 # What the checks and templates read, joined into the batch's query; the optional relations (most
 # deliveries have no appointment or staff recipient) come from a second query only when present:
 # a ten-table join took PostgreSQL longer to plan (~5 ms) than to run.
@@ -66,6 +69,9 @@ def send_claimed(delivery_ids: Sequence[int], claim_token: str, *, drain_seconds
     calls waited for it.
     """
     started = time.monotonic()
+    # Staggered: the pool's tasks start together after a sweep, and all handing their backlog over in
+    # the same instant left the provider idle while each claimed, loaded and started its next batch.
+    drain_seconds *= random.uniform(1 - DRAIN_JITTER, 1 + DRAIN_JITTER)
     results = _Results()
     templates = _TemplateCache()  # read once per task: a drain lasts seconds
     contents: dict[str, int] = {}  # content digest -> stored id, for this task
