@@ -24,6 +24,9 @@ from core.models import AccessKind, AccessLog
 EXPORT_CHUNK = 2000
 
 
+AUTOCOMPLETE_PAGE = 20  # django.contrib.admin.views.autocomplete.AutocompleteJsonView.paginate_by
+
+
 class PhiAccessLogged(admin.ModelAdmin):
     """An admin of a model holding PHI: each list page shown writes one access-log row (the model, the
     filters with any search only as ``search=(given)``, the rows on the page), and so does each record
@@ -58,6 +61,19 @@ class PhiAccessLogged(admin.ModelAdmin):
                 rows=1,
             )
         return response
+
+    def get_search_results(self, request: HttpRequest, queryset: Any, search_term: str) -> tuple[Any, bool]:
+        """The admin's autocomplete (a client picked on an appointment or portal account) lists names as
+        they are typed: each answer is logged as a list shown, the typed text only as ``(given)``."""
+        queryset, duplicates = super().get_search_results(request, queryset, search_term)
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name == "autocomplete":
+            summary = filter_summary(
+                {"model": self.opts.label_lower, "view": "autocomplete", "search": search_term}, private=["search"]
+            )
+            rows = len(queryset[:AUTOCOMPLETE_PAGE])  # what one answer shows (Django's page of 20)
+            access_log(request, kind=AccessKind.ADMIN_LIST, summary=summary, rows=rows)
+        return queryset, duplicates
 
     def access_client_id(self, record: Any) -> int | None:
         value: Any = record

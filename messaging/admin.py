@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from core.admin import PhiAccessLogged
+from core.admin import PhiAccessLogged, ReadOnlyAdmin
 from messaging.automation import AUTO_TYPES, BOOKED, END, START, channel_names
 from messaging.models import (
     AppointmentReply,
@@ -117,19 +117,6 @@ class MessageTypeAdmin(admin.ModelAdmin):
     inlines = [MessageTemplateInline]
 
 
-class _ReadOnly(admin.ModelAdmin):
-    """A record kept as it was: readable, never added, changed or deleted here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
 class AttemptInline(admin.TabularInline):
     model = Attempt
     extra = 0
@@ -191,7 +178,7 @@ class BroadcastAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProviderEvent)
-class ProviderEventAdmin(PhiAccessLogged, _ReadOnly):
+class ProviderEventAdmin(PhiAccessLogged, ReadOnlyAdmin):
     access_client_field = "delivery.client_id"
     list_display = ("received_at", "provider", "event_type", "status", "delivery", "applied")
     list_filter = ("provider", "event_type", "applied")
@@ -199,7 +186,7 @@ class ProviderEventAdmin(PhiAccessLogged, _ReadOnly):
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(PhiAccessLogged, _ReadOnly):
+class InboundMessageAdmin(PhiAccessLogged, ReadOnlyAdmin):
     list_display = ("received_at", "from_number", "keyword", "client", "appointment")
     search_fields = ("from_number",)
 
@@ -263,7 +250,7 @@ class AutomationRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(TemplateVersion)
-class TemplateVersionAdmin(_ReadOnly):
+class TemplateVersionAdmin(ReadOnlyAdmin):
     """Every version a message was created from (messaging.content): old versions stay readable."""
 
     list_display = ("message_type", "channel", "language", "number", "created_at")
@@ -287,7 +274,7 @@ class TemplateVersionAdmin(_ReadOnly):
 
 
 @admin.register(MessageContent)
-class MessageContentAdmin(PhiAccessLogged, _ReadOnly):
+class MessageContentAdmin(PhiAccessLogged, ReadOnlyAdmin):
     """What messages said as they went out (one row per distinct content)."""
 
     list_display = ("created_at", "channel", "subject", "encoding", "segments")

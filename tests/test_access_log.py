@@ -347,6 +347,16 @@ def test_admin_lists_and_records_of_phi_models_are_logged(admin_client: Any, pat
     assert access_log().objects.filter(kind="admin_record", object_ids=str(delivery.pk), client_id=patient.pk).exists()
 
 
+def test_the_admins_client_autocomplete_is_logged(admin_client: Any, patient: Any) -> None:
+    """Picking a client on an appointment lists names as they are typed: each answer is a list shown."""
+    params = {"app_label": "clients", "model_name": "appointment", "field_name": "client", "term": "Rey"}
+    answer = admin_client.get(reverse("admin:autocomplete"), params)
+    assert answer.status_code == 200 and [r["id"] for r in answer.json()["results"]] == [str(patient.pk)]
+    entry = only_entry(kind="admin_list")
+    assert entry.rows == 1 and "view=autocomplete" in entry.summary and "search=(given)" in entry.summary
+    phi_free(entry, "Rey", "Reyes", "Rosa")
+
+
 def test_admin_pages_that_show_nothing_of_a_client_are_not_logged(admin_client: Any) -> None:
     assert admin_client.get(reverse("admin:messaging_messagetype_changelist")).status_code == 200
     assert admin_client.get(reverse("admin:core_accesslog_changelist")).status_code == 200
