@@ -354,7 +354,9 @@ def bounce_success(*, channel: str, address: str) -> int:
         return _bounce_success_in_one_statement(channel, value, now)
     DoNotSendEntry.objects.filter(
         channel=channel, address=value, is_domain=False, active=True, reason=DnsReason.SOFT_BOUNCES
-    ).update(active=False, removed_at=now, removal_reason=_DELIVERED)
+    ).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).update(
+        active=False, removed_at=now, removal_reason=_DELIVERED
+    )  # a pause that ran out by itself keeps its record: not "lifted" by a later delivery
     return SoftBounce.objects.filter(channel=channel, address=value, cleared_at__isnull=True).update(cleared_at=now)
 
 
@@ -370,6 +372,7 @@ def _bounce_success_in_one_statement(channel: str, address: str, now: datetime) 
     sql = (
         f"WITH lifted AS (UPDATE {entries} SET active = false, removed_at = %(now)s, removal_reason = %(why)s "  # noqa: S608
         "WHERE channel = %(channel)s AND address = %(address)s AND NOT is_domain AND active AND reason = %(reason)s "
+        "AND (expires_at IS NULL OR expires_at > %(now)s) "
         f"RETURNING 1) UPDATE {soft} SET cleared_at = %(now)s "
         "WHERE channel = %(channel)s AND address = %(address)s AND cleared_at IS NULL"
     )

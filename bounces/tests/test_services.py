@@ -195,6 +195,20 @@ def test_a_delivered_message_clears_the_failures_and_lifts_the_pause() -> None:
         assert not pause.active and "delivered" in pause.removal_reason
 
 
+def test_a_pause_that_ran_out_is_not_rewritten_by_a_later_delivery() -> None:
+    """An expired pause stopped applying by itself: its record keeps saying so (no removal, no
+    "delivered" reason dated after it ended)."""
+    with clock.freeze(T0) as frozen:
+        for _ in range(3):
+            services.bounce_record(delivery=make_delivery(address="later@example.org"), classification=SOFT)
+        pause = services.address_pause("email", "later@example.org")
+        assert pause is not None and pause.expires_at is not None
+        frozen.advance(days=60)
+        services.bounce_success(channel="email", address="later@example.org")
+    pause.refresh_from_db()
+    assert (pause.removed_at, pause.removal_reason) == (None, "")
+
+
 @override_settings(SOFT_BOUNCE_LIMIT=2, SOFT_BOUNCE_WINDOW_DAYS=1, SOFT_BOUNCE_SUPPRESS_DAYS=10)
 def test_without_an_admin_row_the_environment_decides() -> None:
     with clock.freeze(T0) as frozen:
