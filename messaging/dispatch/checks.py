@@ -134,11 +134,11 @@ def check_before_send(delivery: Delivery, verdict: Verdict, blocked: dict[str, A
         return Verdict("suppress", reason=Why.dns(entry.get_reason_display(), entry.is_domain), category=category)
     later = next_window_start(delivery.channel, recipient_zone(delivery), now)
     if later is not None:
-        return Verdict("defer", reason=_outside_reason(delivery), at=later)
+        return Verdict("defer", reason=outside_reason(delivery), at=later)
     return verdict
 
 
-def _outside_reason(delivery: Delivery) -> str:
+def outside_reason(delivery: Delivery) -> str:
     """What History says of a message held for the sending window (setting 274 to the stop time)."""
     window = sending_window(delivery.channel)
     if window is None:

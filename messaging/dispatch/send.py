@@ -26,7 +26,7 @@ from messaging.channels.base import Transport, TransportError, refusal, transpor
 from messaging.content import record_for, store_contents
 from messaging.dispatch import outages
 from messaging.dispatch.attempts import _fail_unsent, _mine, _put_back, _record_error, _Send, _start_attempts
-from messaging.dispatch.checks import Verdict, blocked_for, check_before_send, resolve_address
+from messaging.dispatch.checks import Verdict, blocked_for, check_before_send, outside_reason, resolve_address
 from messaging.dispatch.claim import batch_size, claim_batch, enqueue
 from messaging.dispatch.pauses import hold_if_paused, paused_for
 from messaging.dispatch.windows import next_window_start, recipient_zone
@@ -211,7 +211,7 @@ def _deferred_at_stop_time(item: _Send, token: str, now: dt.datetime) -> bool:
     later = next_window_start(item.delivery.channel, recipient_zone(item.delivery), now)
     if later is None:
         return False
-    _settle(item.delivery, token, Verdict("defer", reason="Stop time reached", at=later), now=now)
+    _settle(item.delivery, token, Verdict("defer", reason=outside_reason(item.delivery), at=later), now=now)
     return True
 
 

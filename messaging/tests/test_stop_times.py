@@ -143,3 +143,26 @@ def test_staff_recipients_use_their_own_zone(django_user_model, twilio_sim):
         for claim in dispatch.claim_due(now=clock.now()):
             dispatch.send_claimed(claim.ids, claim.token)
     assert refreshed(delivery).status == Status.SENT
+
+
+@pytest.mark.django_db
+def test_a_batch_that_waited_for_the_rate_past_the_stop_time_waits_for_the_morning(twilio_sim, monkeypatch):
+    """Claimed at 20:59:59; the channel's rate held the batch and it is 21:00:01 when the slot comes:
+    nothing goes out, and History says why in the same words as any message outside the window."""
+    from messaging import ratelimit
+
+    with clock.freeze(at(NY, 2025, 6, 3, 20, 59, 59)) as frozen:
+        row = make_delivery(client=make_client(time_zone="America/New_York"))
+        claims = dispatch.claim_due(now=frozen.now())
+
+        def slow_slot(channel, *, count=1, **kwargs):
+            frozen.advance(seconds=2)  # the sleep for the slot
+            return ratelimit.Reservation(ok=True, waited=2.0)
+
+        monkeypatch.setattr(ratelimit, "acquire", slow_slot)
+        for claim in claims:
+            dispatch.send_claimed(claim.ids, claim.token)
+    row = refreshed(row)
+    assert row.status == Status.QUEUED and row.next_attempt_at == at(NY, 2025, 6, 4, 8, 0)
+    assert row.status_reason.startswith("Outside the sending window (08:00–21:00 America/New_York)")
+    assert not [r for r in twilio_sim.received() if r.get("accepted")]
