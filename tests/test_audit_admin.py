@@ -13,7 +13,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
 
-from clients.models import ProfileChange
+from clients.models import Client, ProfileChange
 from clients.services import messaging_profile_update
 from clients.tests.factories import make_client
 from messaging.models import Broadcast, MessageType, SystemSettingChange
@@ -146,3 +146,22 @@ def test_deleting_a_client_would_take_its_audit_rows_so_the_admin_refuses(admin_
     assert "permission to delete" in page and "profile change" in page
     admin_client.post(url, {"post": "yes"})
     assert ProfileChange.objects.filter(client=patient).exists()
+
+
+def test_deleting_a_client_would_take_the_messages_sent_so_the_admin_refuses(admin_client: Any) -> None:
+    """As with audit rows (above): the deliveries can't be deleted in the admin, so neither can their client,
+    one by one or in bulk. A client entered by mistake, with no record, can still be deleted."""
+    from bounces.tests.deliveries import make_delivery
+
+    messaged = make_client(first_name="Messaged")
+    make_delivery(client=messaged)
+    mistaken = make_client(first_name="Mistaken")
+    url = reverse("admin:clients_client_delete", args=[messaged.pk])
+    page = admin_client.get(url).content.decode()
+    assert "permission to delete" in page and "deliver" in page
+    admin_client.post(url, {"post": "yes"})
+    bulk = {"action": "delete_selected", "_selected_action": [messaged.pk], "post": "yes"}
+    admin_client.post(reverse("admin:clients_client_changelist"), bulk)
+    admin_client.post(reverse("admin:clients_client_delete", args=[mistaken.pk]), {"post": "yes"})
+    assert list(Client.objects.values_list("first_name", flat=True)) == ["Messaged"]
+    assert messaged.deliveries.exists()
